@@ -1,0 +1,89 @@
+"""The one small interface every real system sits behind.
+
+A connector streams a system's records page by page, deletes a batch with the system's own permanent
+operation, and proves absence by a re-read. The enforcement path (plan, guard, act, verify, record) knows
+nothing else of a vendor, so adding a system is one module in integrations/.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One record as the planner sees it.
+
+    `record_id` is the system's own id and `subject` the identifying value (a lower-cased email, a file path)
+    from which pseudonyms are derived; neither is ever logged or written to evidence as is.
+    """
+
+    record_id: str
+    subject: str
+    trigger: datetime | None
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    calls: int
+    per_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    system: str
+    batch_size: int
+    permanent_delete: bool
+    rate_limit: RateLimit | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """The vendor's answer to the deletion of one record; `digest` lets an auditor match the vendor's log."""
+
+    record_id: str
+    ok: bool
+    detail: str
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class AbsenceProof:
+    """The re-read after a deletion: `absent` is True only when the system no longer returns the record."""
+
+    record_id: str
+    absent: bool
+    detail: str
+    digest: str
+
+
+def response_digest(payload: bytes | str) -> str:
+    """SHA-256 of a vendor response, so evidence can point at it without holding it."""
+    data = payload.encode() if isinstance(payload, str) else payload
+    return hashlib.sha256(data).hexdigest()
+
+
+class ConnectorError(Exception):
+    """A failure a user can act on (bad credentials, missing list, unreadable folder); one line, no traceback."""
+
+
+@runtime_checkable
+class Connector(Protocol):
+    capabilities: Capabilities
+
+    def records(self, selection: Mapping[str, str], trigger: str) -> Iterator[Record]:
+        """Stream the records the selection covers, each with the date `trigger` names, page by page."""
+        ...
+
+    def delete(self, record_ids: Sequence[str]) -> list[Receipt]:
+        """Delete permanently, in batches of at most `capabilities.batch_size`; one receipt per record."""
+        ...
+
+    def verify_absent(self, record_ids: Sequence[str]) -> list[AbsenceProof]:
+        """Re-read the system and prove each record is gone."""
+        ...

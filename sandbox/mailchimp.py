@@ -1,0 +1,9 @@
+"""Emulator placeholder: replaced by the real emulator."""
+
+from fastapi import FastAPI
+
+from sandbox.state import SandboxState
+
+
+def create_mailchimp_app(state: SandboxState) -> FastAPI:
+    return FastAPI()
