@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from hygiene.errors import HygieneError
+
 
 @dataclass(frozen=True, slots=True)
 class Record:
@@ -68,7 +70,7 @@ def response_digest(payload: bytes | str) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-class ConnectorError(Exception):
+class ConnectorError(HygieneError):
     """A failure a user can act on (bad credentials, missing list, unreadable folder); one line, no traceback."""
 
 

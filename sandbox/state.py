@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 
 class SandboxClock:
@@ -123,3 +124,8 @@ class SandboxState:
     faults: FaultPlan = field(default_factory=FaultPlan)
     #: when False the emulators do not enforce rate limits (fast functional tests); benchmarks turn it on
     enforce_rate_limits: bool = True
+    #: a vendor's plan tier where its documented limits depend on it, e.g. {"hubspot": "professional"}
+    limit_tiers: dict[str, str] = field(default_factory=dict)
+    #: each emulator's in-memory data by vendor, for in-process inspection of effects no API shows
+    #: (e.g. HubSpot's GDPR blocklist)
+    stores: dict[str, Any] = field(default_factory=dict)

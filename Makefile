@@ -1,0 +1,46 @@
+# The two commands of the README: `make demo` and `make test`. Each builds .venv from the lock on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+SYNCED := $(VENV)/.synced
+
+.PHONY: install test lint typecheck pytest demo bench postgres browser lock ui reliability
+
+$(BIN)/uv:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(SYNCED): pyproject.toml uv.lock $(BIN)/uv
+	$(BIN)/uv sync --locked --quiet
+	touch $(SYNCED)
+
+install: $(SYNCED)
+
+# PostgreSQL serves the ledger and Prefect tests on 127.0.0.1:5432; start the local cluster if it is down.
+postgres:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+	@for i in 1 2 3 4 5 6 7 8 9 10; do pg_isready -q -h 127.0.0.1 -p 5432 && exit 0; sleep 1; done; \
+	  echo "error: PostgreSQL is not answering on 127.0.0.1:5432"; exit 1
+
+lint: install
+	$(BIN)/uv lock --check --quiet
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check --quiet .
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install postgres
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+demo: install
+	$(BIN)/hygiene demo
+
+bench: install postgres
+	$(BIN)/python -m bench
+
+lock:
+	$(BIN)/uv lock

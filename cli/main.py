@@ -1,0 +1,38 @@
+"""Entry point of the `hygiene` command."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
+
+from cli.demo import demo
+from cli.output import errors
+from cli.policies import deadline_command, policies_app, schedule_command
+
+app = typer.Typer(
+    help="Keep the retention and deletion promises of privacy policies, with evidence.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(policies_app, name="policies")
+app.command("deadline")(deadline_command)
+app.command("schedule")(schedule_command)
+app.command("demo")(demo)
+
+
+def main() -> None:
+    """Run the CLI; a usage error is one line and exit code 1, like every other bad input."""
+    try:
+        code = app(standalone_mode=False)
+    except NoArgsIsHelpError as exc:
+        exc.show()
+        sys.exit(0)
+    except ClickException as exc:
+        errors.print(f"error: {exc.format_message()}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except typer.Abort:
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

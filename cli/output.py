@@ -1,0 +1,65 @@
+"""How every command speaks: Rich tables for people, one JSON document with --json, one line per error."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from datetime import date, datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from hygiene.errors import HygieneError
+
+console = Console()
+errors = Console(stderr=True)
+
+JsonOption = typer.Option(False, "--json", help="Print one JSON document on stdout.")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def policies_dir() -> Path:
+    """`HYGIENE_POLICIES_DIR`, else the `policies/` folder of this checkout, else of the working directory."""
+    configured = os.environ.get("HYGIENE_POLICIES_DIR")
+    if configured:
+        return Path(configured)
+    bundled = Path(__file__).resolve().parents[1] / "policies"
+    return bundled if bundled.is_dir() else Path.cwd() / "policies"
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def emit_json(document: Any) -> None:
+    typer.echo(json.dumps(document, default=_default, ensure_ascii=False, indent=2))
+
+
+def fail(message: str) -> typer.Exit:
+    errors.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(code=1)
+
+
+def user_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn every error a user can act on into its one line and exit code 1, never a traceback."""
+
+    @wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except HygieneError as exc:
+            for line in str(exc).splitlines() or [exc.__class__.__name__]:
+                errors.print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(code=1) from None
+
+    return wrapper

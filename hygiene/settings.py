@@ -1,0 +1,102 @@
+"""Configuration from the environment (prefix `HYGIENE_`).
+
+Controller keys can be given all at once or one by one, whichever suits the deployment:
+
+    HYGIENE_CONTROLLER_KEYS='{"clienti": "…", "calmo": "…"}'
+    HYGIENE_KEY_CLIENTI='…'
+
+Both are merged; a per-controller variable wins over the JSON map. Controller names are compared after
+lower-casing and turning anything but letters and digits into `_`, because that is all an environment
+variable name can hold ("calmo-ab" is configured by HYGIENE_KEY_CALMO_AB).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from hygiene.errors import MissingSecretKey
+from hygiene.store import masked_url
+
+ENV_PREFIX = "HYGIENE_"
+KEY_PREFIX = f"{ENV_PREFIX}KEY_"
+
+
+def controller_id(controller: str) -> str:
+    """The form a controller name takes in key lookups: what an environment variable name can carry."""
+    return re.sub(r"[^a-z0-9]", "_", controller.strip().lower())
+
+
+def key_variable(controller: str) -> str:
+    """The environment variable that holds one controller's key."""
+    return KEY_PREFIX + controller_id(controller).upper()
+
+
+class _PerControllerKeys(PydanticBaseSettingsSource):
+    """Reads every `HYGIENE_KEY_<CONTROLLER>` variable into `controller_keys`.
+
+    pydantic-settings can only map one variable to one field, so this source collects the open-ended family
+    of key variables; its dict is deep-merged with the JSON map read by the ordinary environment source.
+    """
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        keys = {
+            name[len(KEY_PREFIX) :].lower(): value
+            for name, value in os.environ.items()
+            if name.upper().startswith(KEY_PREFIX) and len(name) > len(KEY_PREFIX)
+        }
+        return {"controller_keys": keys} if keys else {}
+
+
+class Settings(BaseSettings):
+    """Where evidence is kept and which secret key pseudonymises each controller's data subjects."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    database_url: str = "sqlite:///.hygiene/hygiene.db"
+    controller_keys: dict[str, SecretStr] = Field(default_factory=dict)
+
+    @field_validator("controller_keys")
+    @classmethod
+    def _normalise_controllers(cls, keys: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        return {controller_id(name): key for name, key in keys.items()}
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            _PerControllerKeys(settings_cls),
+            env_settings,
+            dotenv_settings,
+            file_secret_settings,
+        )
+
+    def key_for(self, controller: str) -> SecretStr:
+        """The controller's pseudonym key; without it no evidence may be written, so fail loudly."""
+        key = self.controller_keys.get(controller_id(controller))
+        if key is None or not key.get_secret_value():
+            raise MissingSecretKey(
+                f"no pseudonym key for controller {controller!r}: set {key_variable(controller)} "
+                f"(or add it to {ENV_PREFIX}CONTROLLER_KEYS)"
+            )
+        return key
+
+    def __repr_args__(self) -> Any:
+        # A PostgreSQL URL may carry a password; repr and str must never show it.
+        for name, value in super().__repr_args__():
+            yield name, masked_url(value) if name == "database_url" else value

@@ -1,0 +1,112 @@
+"""Loading policies: all of them validate, and every kind of bad input is one line naming file, rule and field."""
+
+from pathlib import Path
+
+import pytest
+
+from hygiene.policies import check_directory, quote_appears
+from tests.cli_runner import run_cli
+from tests.policy_fixtures import POLICIES, Editor, policy_copy
+
+__all__ = ["policy_copy"]
+
+ALL_REFS = (
+    [f"C{i}" for i in range(1, 8)]
+    + [f"S{i}" for i in range(1, 9)]
+    + [f"K{i}" for i in range(1, 5)]
+    + [f"B{i}" for i in range(1, 8)]
+    + [f"E{i}" for i in range(1, 4)]
+)
+
+
+def test_all_29_rules_load_and_validate() -> None:
+    policies, problems = check_directory(POLICIES)
+    assert problems == []
+    assert sorted(r.ref for p in policies for r in p.rules) == sorted(ALL_REFS)
+    assert {p.controller for p in policies} == {"clienti", "stressfri", "calmo", "balance", "balansekonomi"}
+
+
+def test_every_rule_quotes_its_notice_in_the_notices_language() -> None:
+    policies, _ = check_directory(POLICIES)
+    for policy in policies:
+        notice = (POLICIES / policy.notice.file).read_text(encoding="utf-8")
+        for rule in policy.rules:
+            assert quote_appears(rule.quote.text, notice), rule.ref
+
+
+def test_the_none_action_still_lists_hano_with_its_reason() -> None:
+    policies, _ = check_directory(POLICIES)
+    s6 = next(r for p in policies for r in p.rules if r.ref == "S6")
+    assert s6.action.value == "none"
+    assert s6.reason
+    assert s6.cadence is None
+
+
+def _one_error(result_err: str) -> str:
+    lines = [line for line in result_err.splitlines() if line.strip()]
+    assert len(lines) == 1, result_err
+    assert "Traceback" not in result_err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("    action: delete\n    exemptions: [legal_hold, bookkeeping_duty]\n    reading: >-\n      \"Fra",
+         "    action: obliterate\n    exemptions: [legal_hold, bookkeeping_duty]\n    reading: >-\n      \"Fra",
+         "policies/clienti.yaml: rule C1: action: 'obliterate' is not one of"),
+        ("window: {deadline: 5 days}", "window: {deadline: 5 dayz}",
+         "policies/clienti.yaml: rule C1: window.deadline: '5 dayz' is not a period"),
+        ("    title: Delete a newsletter recipient at the latest 5 days after the unsubscribe\n", "",
+         "policies/clienti.yaml: rule C1: title: missing"),
+        ("timezone: Europe/Copenhagen", "timezone: Europe/Aalborg",
+         "policies/clienti.yaml: timezone: unknown time zone 'Europe/Aalborg'"),
+        ("    cadence: {cron: \"0 6 * * *\"}\n    action: delete",
+         "    cadence: {cron: \"0 6 * * 1\"}\n    action: delete",
+         "policies/clienti.yaml: rule C1: cadence: cron '0 6 * * 1' cannot keep the deadline '5 days'"),
+        ("senest 5 dage efter afmeldelsen.", "senest 3 dage efter afmeldelsen.",
+         "policies/clienti.yaml: rule C1: quote.text: the quote no longer appears in clienti.notice.txt"),
+        ("systems: [mailchimp, hubspot]\n      records: newsletter",
+         "systems: [mailchimp, salesforce]\n      records: newsletter",
+         "policies/clienti.yaml: rule C1: covers.systems: unknown system 'salesforce'"),
+    ],
+    ids=["unknown-action", "bad-period", "missing-field", "unknown-zone", "weekly-cannot-keep-5-days",
+         "quote-not-in-notice", "unknown-system"],
+)
+def test_a_broken_policy_is_one_line_naming_file_rule_and_field(
+    policy_copy: Editor, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    old: str, new: str, expected: str,
+) -> None:
+    policy_copy("clienti", lambda text: text.replace(old, new, 1))
+    result = run_cli(capsys, monkeypatch, "policies", "check")
+    assert result.code == 1
+    line = _one_error(result.err)
+    assert line.startswith("error: ")
+    assert expected in line
+
+
+def test_the_weekly_cadence_message_shows_the_worst_case_delay(
+    policy_copy: Editor, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy_copy("clienti", lambda t: t.replace('cadence: {cron: "0 6 * * *"}\n    action: delete',
+                                               'cadence: {cron: "0 6 * * 1"}\n    action: delete', 1))
+    line = _one_error(run_cli(capsys, monkeypatch, "policies", "check").err)
+    assert "delay 6 days 6 hours" in line
+
+
+def test_a_changed_notice_is_reported_as_drift(
+    policy_copy: Editor, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    notice = tmp_path / "policies" / "calmo.notice.txt"
+    notice.write_text(notice.read_text(encoding="utf-8") + "\nEn ny sætning.\n", encoding="utf-8")
+    result = run_cli(capsys, monkeypatch, "policies", "check")
+    assert result.code == 1
+    assert "policies/calmo.yaml: notice.sha256: the notice changed" in _one_error(result.err)
+
+
+def test_invalid_yaml_names_the_line(
+    policy_copy: Editor, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy_copy("clienti", lambda text: text.replace("rules:\n", "rules:\n  - ref: [\n", 1))
+    line = _one_error(run_cli(capsys, monkeypatch, "policies", "check").err)
+    assert "policies/clienti.yaml: line" in line and "not valid YAML" in line
