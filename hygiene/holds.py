@@ -86,8 +86,7 @@ class HoldStore:
             "set_by": set_by,
         }
         with self.ledger.transaction() as conn:
-            hold_id = int(conn.execute(insert(self.table).values(values)).inserted_primary_key[0])
-            hold = self._get(conn, hold_id)
+            hold = _hold(conn.execute(insert(self.table).values(values).returning(self.table)).one()._mapping)
             self._record(conn, hold, "added", set_by, run_id)
         return hold
 
@@ -98,10 +97,11 @@ class HoldStore:
                 update(self.table)
                 .where(self.table.c.hold_id == hold_id, self.table.c.released_at.is_(None))
                 .values(released_at=utc_now_text())
-            )
-            if released.rowcount != 1:
+                .returning(self.table)
+            ).one_or_none()
+            if released is None:
                 raise UnknownHold(f"hold {hold_id} does not exist or was already released")
-            hold = self._get(conn, hold_id)
+            hold = _hold(released._mapping)
             self._record(conn, hold, "released", released_by, run_id)
         return hold
 
@@ -123,9 +123,6 @@ class HoldStore:
                 index.by_record.setdefault(hold.record, hold.reason)
         return index
 
-    def _get(self, conn: Connection, hold_id: int) -> Hold:
-        return _hold(conn.execute(select(self.table).where(self.table.c.hold_id == hold_id)).one()._mapping)
-
     def _record(self, conn: Connection, hold: Hold, event: str, by: str | None, run_id: str | None) -> None:
         payload: dict[str, Any] = {"event": event, "hold_id": hold.hold_id, "reason": hold.reason}
         if by is not None:
@@ -141,7 +138,7 @@ class HoldStore:
         self.ledger.append_within(conn, [draft])
 
 
-def _hold(row: Mapping[str, Any]) -> Hold:
+def _hold(row: Mapping[Any, Any]) -> Hold:
     return Hold(
         hold_id=int(row["hold_id"]),
         controller=row["controller"],

@@ -239,17 +239,17 @@ class Ledger:
         head = self.tables.head
         # FOR UPDATE makes concurrent PostgreSQL writers queue here; SQLite is already locked by BEGIN
         # IMMEDIATE. The primary key on seq is the last line of defence should either ever fail.
-        seq, prev_hash = conn.execute(
+        last_seq, prev_hash = conn.execute(
             select(head.c.seq, head.c.hash).where(head.c.id == HEAD_ID).with_for_update()
         ).one()
         created_at = utc_now_text()
         rows = []
-        for seq, row in enumerate(prepared, start=seq + 1):
+        for seq, row in enumerate(prepared, start=last_seq + 1):
             row.update(seq=seq, created_at=created_at, prev_hash=prev_hash)
             prev_hash = row["hash"] = entry_hash(row)
             rows.append(row)
         conn.execute(insert(self.tables.entries), rows)
-        conn.execute(update(head).where(head.c.id == HEAD_ID).values(seq=seq, hash=prev_hash))
+        conn.execute(update(head).where(head.c.id == HEAD_ID).values(seq=rows[-1]["seq"], hash=prev_hash))
         return [_entry(row) for row in rows]
 
     def entries(
@@ -337,12 +337,12 @@ class Ledger:
             yield from conn.execution_options(yield_per=_STREAM_PAGE).execute(query)
 
 
-def entry_hash(row: Mapping[str, Any]) -> str:
+def entry_hash(row: Mapping[Any, Any]) -> str:
     """SHA-256 hex of the canonical JSON of the stored `HASHED_FIELDS`, exactly as an auditor recomputes it."""
     return hashlib.sha256(canonical_json({name: row[name] for name in HASHED_FIELDS}).encode()).hexdigest()
 
 
-def check_chain(rows: Iterable[Mapping[str, Any]], head: tuple[int, str]) -> ChainReport:
+def check_chain(rows: Iterable[Mapping[Any, Any]], head: tuple[int, str]) -> ChainReport:
     """Walk stored rows in seq order and report the first link that does not hold."""
     count, prev_hash = 0, GENESIS_HASH
     for row in rows:
@@ -360,7 +360,7 @@ def check_chain(rows: Iterable[Mapping[str, Any]], head: tuple[int, str]) -> Cha
     return ChainReport(True, count, None, f"{count} entries, chain intact")
 
 
-def _link_fault(row: Mapping[str, Any], seq: int, prev_hash: str) -> tuple[int, str] | None:
+def _link_fault(row: Mapping[Any, Any], seq: int, prev_hash: str) -> tuple[int, str] | None:
     if row["seq"] != seq:
         return seq, f"entry {seq} is missing (gap before {row['seq']})"
     if row["prev_hash"] != prev_hash:
@@ -408,7 +408,7 @@ def _check_no_personal_data(value: Any, path: str) -> None:
         raise ValueError(f"{path} looks like an email address; evidence takes pseudonyms only")
 
 
-def _entry(row: Mapping[str, Any]) -> Entry:
+def _entry(row: Mapping[Any, Any]) -> Entry:
     return Entry(
         seq=int(row["seq"]),
         created_at=parse_utc(row["created_at"]),

@@ -538,6 +538,7 @@ class SpreadsheetConnector:
         write_atomically(self.path, payload)
         return payload
 
+
 def _digest_of(record_id: str) -> str:
     parsed = _parse_record_id(record_id)
     return parsed[2] if parsed is not None else ""

@@ -167,6 +167,16 @@ class HubSpotStore:
             self.contacts[contact_id] = contact
             return contact
 
+    def create_many(self, values: list[Any], now: datetime) -> list[Contact]:
+        """Batch create: every input is checked before any is written, so a refused batch writes nothing."""
+        with self._lock:
+            emails = [self._valid_values(v, creating=True).get("email", "").strip().lower() for v in values]
+            for index, email in enumerate(emails):
+                self._ensure_email_free(email, None)
+                if email and email in emails[:index]:
+                    raise VendorError(409, "CONFLICT", f"Duplicate email in batch inputs: {email}")
+            return [self.create(v, now) for v in values]
+
     def update(self, contact: Contact, values: Any, now: datetime) -> Contact:
         with self._lock:
             clean = self._valid_values(values, creating=False)

@@ -1,0 +1,95 @@
+"""Real databases for the ledger, pseudonym and hold tests: a SQLite file per test and one PostgreSQL schema
+per session (each test under its own table prefix), dropped at the end.
+
+Test modules load this with `pytest_plugins = ["tests.ledger_fixtures"]`. The PostgreSQL URL can be changed
+with HYGIENE_TEST_POSTGRES_URL; without a reachable server the PostgreSQL cases are skipped, saying why.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from multiprocessing.synchronize import Event
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import text
+
+from hygiene.errors import DatabaseUnreachable
+from hygiene.ledger import EntryDraft, EntryKind, Ledger
+from hygiene.pseudonym import RECORD, SUBJECT, pseudonym
+from hygiene.store import connection, dispose_engine, engine_for
+
+POSTGRES_URL = os.environ.get("HYGIENE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+KEY = SecretStr("test-key-for-clienti-0123456789abcdef")
+CONTROLLER = "clienti"
+RULE = "unsubscribe-deletion"
+
+
+def subject_of(email: str) -> str:
+    return pseudonym(KEY, SUBJECT, email)
+
+
+def record_of(record_id: str) -> str:
+    return pseudonym(KEY, RECORD, record_id)
+
+
+def decision(run_id: str, number: int, **payload: object) -> EntryDraft:
+    """A plain decision entry, told apart from others by `number`."""
+    return EntryDraft(
+        controller=CONTROLLER,
+        run_id=run_id,
+        kind=EntryKind.DECISION,
+        rule_ref=RULE,
+        record=record_of(f"contact-{number}"),
+        payload={"decision": "due", "number": number, **payload},
+    )
+
+
+def append_from_process(url: str, prefix: str, worker: str, batches: int, size: int, start: Event) -> None:
+    """Runs in a child process: waits for the common start, then appends `batches` batches of `size`."""
+    ledger = Ledger(url, prefix=prefix)
+    start.wait()
+    for batch in range(batches):
+        ledger.append([decision(worker, batch * size + n, worker=worker) for n in range(size)])
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh schema in the test database, reached through search_path, dropped after the session."""
+    schema = f"hygiene_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with connection(engine_for(POSTGRES_URL)) as conn, conn.begin():
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    except DatabaseUnreachable as exc:
+        pytest.skip(str(exc))
+    url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    yield url
+    dispose_engine(url)
+    with connection(engine_for(POSTGRES_URL)) as conn, conn.begin():
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    dispose_engine(POSTGRES_URL)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each test runs once on a SQLite file of its own and once on PostgreSQL."""
+    if request.param == "postgresql":
+        yield request.getfixturevalue("postgres_url")
+        return
+    url = f"sqlite:///{tmp_path / 'evidence.db'}"
+    yield url
+    dispose_engine(url)
+
+
+@pytest.fixture
+def prefix() -> str:
+    """Table names of this test's own, so tests sharing the PostgreSQL schema never see each other."""
+    return f"t{uuid.uuid4().hex[:10]}_"
+
+
+@pytest.fixture
+def ledger(database_url: str, prefix: str) -> Ledger:
+    return Ledger(database_url, prefix=prefix)
