@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 
 from rich.table import Table
 
-from cli.output import console, policies_dir, user_errors
+from cli.output import console, user_errors
+from hygiene.locations import policies_dir
 from hygiene.cadence import next_runs
 from hygiene.policies import load_all
 from hygiene.policy import Policy

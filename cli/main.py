@@ -8,8 +8,10 @@ import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
 from cli.demo import demo
+from cli.evidence import hold_app, ledger_app
 from cli.output import errors
 from cli.policies import deadline_command, policies_app, schedule_command
+from cli.runs import run
 
 app = typer.Typer(
     help="Keep the retention and deletion promises of privacy policies, with evidence.",
@@ -21,6 +23,9 @@ app.add_typer(policies_app, name="policies")
 app.command("deadline")(deadline_command)
 app.command("schedule")(schedule_command)
 app.command("demo")(demo)
+app.command("run")(run)
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(hold_app, name="hold")
 
 
 def main() -> None:

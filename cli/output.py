@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from datetime import date, datetime
 from functools import wraps
@@ -22,15 +21,6 @@ JsonOption = typer.Option(False, "--json", help="Print one JSON document on stdo
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def policies_dir() -> Path:
-    """`HYGIENE_POLICIES_DIR`, else the `policies/` folder of this checkout, else of the working directory."""
-    configured = os.environ.get("HYGIENE_POLICIES_DIR")
-    if configured:
-        return Path(configured)
-    bundled = Path(__file__).resolve().parents[1] / "policies"
-    return bundled if bundled.is_dir() else Path.cwd() / "policies"
 
 
 def _default(value: Any) -> Any:

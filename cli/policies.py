@@ -8,7 +8,8 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from cli.output import JsonOption, console, emit_json, fail, policies_dir, user_errors
+from cli.output import JsonOption, console, emit_json, fail, user_errors
+from hygiene.locations import policies_dir
 from hygiene.cadence import next_runs
 from hygiene.legal import GDPR_ANSWER_PERIOD, GDPR_EXTENSION, answer_deadline
 from hygiene.periods import Period, parse_date, parse_datetime

@@ -149,8 +149,17 @@ def locate_columns(
     return found
 
 
-def workbook_bytes(path: Path, password: SecretStr | None, password_hint: str) -> tuple[bytes, bool]:
-    """The plain xlsx bytes of `path` and whether it was encrypted.
+@dataclass(frozen=True)
+class WorkbookFile:
+    """A workbook read from disk: its plain xlsx bytes, whether it was encrypted, and the stored file's digest."""
+
+    plain: bytes
+    encrypted: bool
+    digest: str
+
+
+def read_workbook(path: Path, password: SecretStr | None, password_hint: str) -> WorkbookFile:
+    """Read and, when encrypted, decrypt `path`; `password_hint` tells the user how to supply a password.
 
     The whole file is read into memory: decryption needs all of it, and an offers sheet or form export is small.
     """
@@ -165,8 +174,8 @@ def workbook_bytes(path: Path, password: SecretStr | None, password_hint: str) -
     if not isinstance(office, OOXMLFile):
         raise MalformedFile(f"{path}: an older Office format, not an xlsx workbook; save it as .xlsx")
     if not office.is_encrypted():
-        return data, False
-    return _decrypt(office, path, password, password_hint), True
+        return WorkbookFile(data, False, response_digest(data))
+    return WorkbookFile(_decrypt(office, path, password, password_hint), True, response_digest(data))
 
 
 def _decrypt(office: OOXMLFile, path: Path, password: SecretStr | None, password_hint: str) -> bytes:
@@ -422,7 +431,7 @@ class SpreadsheetConnector:
             raise MalformedFile(f"{self.path}: the offers sheet takes no selection, got {sorted(selection)}")
         date_key = self._date_key(trigger)
         label = self.sheet.labels()[date_key][0]
-        for row in self._rows(self._read()[0]):
+        for row in self._rows(self._read().plain):
             yield Record(
                 record_id=f"{self.sheet.name}!{row.number}#{row.digest}",
                 subject=row.subject,
@@ -435,26 +444,25 @@ class SpreadsheetConnector:
         if not record_ids:
             return []
         self._refuse_if_open_in_excel()
-        data, encrypted = self._read()
-        _refuse_if_lossy(data, self.path)
-        workbook = open_workbook(data, str(self.path), read_only=False)
+        stored = self._read()
+        _refuse_if_lossy(stored.plain, self.path)
+        workbook = open_workbook(stored.plain, str(self.path), read_only=False)
         wanted = {_digest_of(record_id) for record_id in record_ids}
         doomed = {row.number: row.digest for row in self._rows_of(workbook) if row.digest in wanted}
         if not doomed:
-            return [_receipt(record_id, set(), response_digest(data)) for record_id in record_ids]
+            return [_receipt(record_id, set(), stored.digest) for record_id in record_ids]
         worksheet = workbook[self.sheet.name]
         for number in sorted(doomed, reverse=True):
             worksheet.delete_rows(number)
         _shift_workbook_formulas(workbook, self.sheet.name, _RowShift(tuple(sorted(doomed))))
-        written = response_digest(self._write(workbook, encrypted))
+        written = response_digest(self._write(workbook, stored.encrypted))
         return [_receipt(record_id, set(doomed.values()), written) for record_id in record_ids]
 
     def verify_absent(self, record_ids: Sequence[str]) -> list[AbsenceProof]:
         """Re-read the workbook: a record is absent when no row has its content digest any more."""
-        data, _ = self._read()
-        present = {row.digest for row in self._rows(data)}
-        proof = response_digest(data)
-        return [_absence_proof(record_id, present, proof) for record_id in record_ids]
+        stored = self._read()
+        present = {row.digest for row in self._rows(stored.plain)}
+        return [_absence_proof(record_id, present, stored.digest) for record_id in record_ids]
 
     def customer_register(self) -> Iterator[RegisterEntry]:
         """Ended customers and prospects no longer potential, one entry per subject (S2's trigger).
@@ -464,7 +472,7 @@ class SpreadsheetConnector:
         """
         ended: dict[str, RegisterEntry] = {}
         active: set[str] = set()
-        for row in self._rows(self._read()[0]):
+        for row in self._rows(self._read().plain):
             status = self._status(row)
             if status in self.sheet.ended_statuses:
                 entry = self._register_entry(row, status)
@@ -501,8 +509,8 @@ class SpreadsheetConnector:
             f"or 'ended_at' ({self.sheet.ended_at})"
         )
 
-    def _read(self) -> tuple[bytes, bool]:
-        return workbook_bytes(self.path, self.password, f"set {self.password_setting}")
+    def _read(self) -> WorkbookFile:
+        return read_workbook(self.path, self.password, f"set {self.password_setting}")
 
     def _rows(self, data: bytes) -> Iterator[_OfferRow]:
         return self._parse_rows(sheet_rows(data, str(self.path), self.sheet.name))

@@ -38,8 +38,8 @@ from integrations.spreadsheet import (
     is_blank,
     locate_columns,
     read_date,
+    read_workbook,
     sheet_rows,
-    workbook_bytes,
 )
 
 _DELIMITERS = (";", ",", "\t")
@@ -79,7 +79,7 @@ def read_export(path: Path, *, columns: WebnodeColumns | None = None, tz: tzinfo
     source = str(path)
     rows = _xlsx_rows(path) if path.suffix.lower() == ".xlsx" else _csv_rows(path)
     header = next(rows, None)
-    if header is None:
+    if header is None or is_blank(header[1]):
         raise MalformedFile(f"{source}: empty export, no header row")
     wanted = (columns or WebnodeColumns()).wanted()
     found = locate_columns(header[1], wanted, source, required=_REQUIRED)
@@ -160,8 +160,8 @@ def _check_width(values: Row, width: int, source: str, number: int) -> None:
 
 
 def _xlsx_rows(path: Path) -> Iterator[tuple[int, Row]]:
-    data, _ = workbook_bytes(path, None, "export it again without a password")
-    return sheet_rows(data, str(path), None)
+    stored = read_workbook(path, None, "export it again without a password")
+    return sheet_rows(stored.plain, str(path), None)
 
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, Row]]:

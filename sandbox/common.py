@@ -83,8 +83,14 @@ def route_template(app: FastAPI, scope: Scope) -> str:
     return partial or str(scope["path"])
 
 
-def install_guard(app: FastAPI, policy: VendorPolicy, stats_count: Callable[[str, str], None], *,
-                  take_fault: Callable[[str, str], Any], enforce_limits: Callable[[], bool]) -> None:
+def install_guard(
+    app: FastAPI,
+    policy: VendorPolicy,
+    stats_count: Callable[[str, str], None],
+    *,
+    take_fault: Callable[[str, str], Any],
+    enforce_limits: Callable[[], bool],
+) -> None:
     """Route every call through: stats, auth, limits (when enforced), staged faults, then the handler.
 
     Faults are taken while the call holds its connection slot, so a staged delay behaves like a slow vendor
@@ -175,9 +181,7 @@ class ConcurrencyGate:
             self._in_flight[key] -= 1
 
 
-def call_in_process(
-    app: FastAPI, method: str, path: str, params: Mapping[str, Any], body: bytes
-) -> tuple[int, bytes]:
+def call_in_process(app: FastAPI, method: str, path: str, params: Mapping[str, Any], body: bytes) -> tuple[int, bytes]:
     """Serve one call through `app` without HTTP, marked internal so the guard lets it straight through.
 
     Runs its own event loop, so call it from a worker thread, never from a running loop.
@@ -185,9 +189,7 @@ def call_in_process(
     return asyncio.run(_asgi_call(app, method, path, params, body))
 
 
-async def _asgi_call(
-    app: FastAPI, method: str, path: str, params: Mapping[str, Any], body: bytes
-) -> tuple[int, bytes]:
+async def _asgi_call(app: FastAPI, method: str, path: str, params: Mapping[str, Any], body: bytes) -> tuple[int, bytes]:
     scope: Scope = {
         "type": "http",
         "asgi": {"version": "3.0"},

@@ -223,10 +223,10 @@ class GmailEmulator:
             self.state.stats.count("gmail", endpoint, units=charged)
 
     def _authorise(self, call: HttpCall, route: Route) -> None:
-        """401 without a token or with an unknown, expired or revoked one; 403 when its scopes do not cover the method."""
+        """401 without a token or with an unknown, expired or revoked one; 403 if its scopes miss the method's."""
         header = call.headers.get("authorization", "")
         token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-        token = token or _last(call.query, "access_token") or _last(call.query, "oauth_token")
+        token = token or _last(call.query, "access_token") or _last(call.query, "oauth_token") or ""
         if not token:
             raise unauthenticated(missing=True)
         scopes = TOKEN_SCOPES.get(token)
@@ -437,45 +437,103 @@ ROUTES: tuple[Route, ...] = (
     Route("users.labels.list", "GET", f"{_USERS}/labels", 1, _READ | {LABELS}, list_labels),
     Route("users.labels.get", "GET", f"{_USERS}/labels/{{id}}", 1, _READ | {LABELS}, get_label),
     Route(
-        "users.labels.create", "POST", f"{_USERS}/labels", 5, frozenset({FULL_SCOPE, LABELS, MODIFY}),
-        create_label, body_fields=_LABEL_FIELDS,
+        "users.labels.create",
+        "POST",
+        f"{_USERS}/labels",
+        5,
+        frozenset({FULL_SCOPE, LABELS, MODIFY}),
+        create_label,
+        body_fields=_LABEL_FIELDS,
     ),
-    Route("users.labels.delete", "DELETE", f"{_USERS}/labels/{{id}}", 5, frozenset({FULL_SCOPE, LABELS, MODIFY}),
-          delete_label),
     Route(
-        "users.messages.list", "GET", f"{_USERS}/messages", 5, _READ, list_messages,
+        "users.labels.delete",
+        "DELETE",
+        f"{_USERS}/labels/{{id}}",
+        5,
+        frozenset({FULL_SCOPE, LABELS, MODIFY}),
+        delete_label,
+    ),
+    Route(
+        "users.messages.list",
+        "GET",
+        f"{_USERS}/messages",
+        5,
+        _READ,
+        list_messages,
         query_params=frozenset({"q", "labelIds", "includeSpamTrash", "maxResults", "pageToken"}),
     ),
     Route(
-        "users.messages.insert", "POST", f"{_USERS}/messages", 25, frozenset({FULL_SCOPE, INSERT, MODIFY}),
-        insert_message, query_params=frozenset({"internalDateSource"}), body_fields=_MESSAGE_FIELDS,
-    ),
-    Route(
-        "users.messages.import", "POST", f"{_USERS}/messages/import", 25, frozenset({FULL_SCOPE, INSERT, MODIFY}),
-        import_message, query_params=frozenset({"internalDateSource", "neverMarkSpam", "processForCalendar"}),
+        "users.messages.insert",
+        "POST",
+        f"{_USERS}/messages",
+        25,
+        frozenset({FULL_SCOPE, INSERT, MODIFY}),
+        insert_message,
+        query_params=frozenset({"internalDateSource"}),
         body_fields=_MESSAGE_FIELDS,
     ),
     Route(
-        "users.messages.batchDelete", "POST", f"{_USERS}/messages/batchDelete", 50, frozenset({FULL_SCOPE}),
-        batch_delete, body_fields=frozenset({"ids"}),
+        "users.messages.import",
+        "POST",
+        f"{_USERS}/messages/import",
+        25,
+        frozenset({FULL_SCOPE, INSERT, MODIFY}),
+        import_message,
+        query_params=frozenset({"internalDateSource", "neverMarkSpam", "processForCalendar"}),
+        body_fields=_MESSAGE_FIELDS,
     ),
     Route(
-        "users.messages.batchModify", "POST", f"{_USERS}/messages/batchModify", 50, frozenset({FULL_SCOPE, MODIFY}),
-        batch_modify, body_fields=frozenset({"ids", "addLabelIds", "removeLabelIds"}),
+        "users.messages.batchDelete",
+        "POST",
+        f"{_USERS}/messages/batchDelete",
+        50,
+        frozenset({FULL_SCOPE}),
+        batch_delete,
+        body_fields=frozenset({"ids"}),
     ),
     Route(
-        "users.messages.get", "GET", f"{_USERS}/messages/{{id}}", 5, _READ | ADDON_SCOPES, get_message,
+        "users.messages.batchModify",
+        "POST",
+        f"{_USERS}/messages/batchModify",
+        50,
+        frozenset({FULL_SCOPE, MODIFY}),
+        batch_modify,
+        body_fields=frozenset({"ids", "addLabelIds", "removeLabelIds"}),
+    ),
+    Route(
+        "users.messages.get",
+        "GET",
+        f"{_USERS}/messages/{{id}}",
+        5,
+        _READ | ADDON_SCOPES,
+        get_message,
         query_params=frozenset({"format", "metadataHeaders"}),
     ),
-    Route("users.messages.delete", "DELETE", f"{_USERS}/messages/{{id}}", 10, frozenset({FULL_SCOPE}),
-          delete_message),
-    Route("users.messages.trash", "POST", f"{_USERS}/messages/{{id}}/trash", 5, frozenset({FULL_SCOPE, MODIFY}),
-          trash_message),
-    Route("users.messages.untrash", "POST", f"{_USERS}/messages/{{id}}/untrash", 5,
-          frozenset({FULL_SCOPE, MODIFY}), untrash_message),
+    Route("users.messages.delete", "DELETE", f"{_USERS}/messages/{{id}}", 10, frozenset({FULL_SCOPE}), delete_message),
     Route(
-        "users.messages.modify", "POST", f"{_USERS}/messages/{{id}}/modify", 5, frozenset({FULL_SCOPE, MODIFY}),
-        modify_message, body_fields=frozenset({"addLabelIds", "removeLabelIds"}),
+        "users.messages.trash",
+        "POST",
+        f"{_USERS}/messages/{{id}}/trash",
+        5,
+        frozenset({FULL_SCOPE, MODIFY}),
+        trash_message,
+    ),
+    Route(
+        "users.messages.untrash",
+        "POST",
+        f"{_USERS}/messages/{{id}}/untrash",
+        5,
+        frozenset({FULL_SCOPE, MODIFY}),
+        untrash_message,
+    ),
+    Route(
+        "users.messages.modify",
+        "POST",
+        f"{_USERS}/messages/{{id}}/modify",
+        5,
+        frozenset({FULL_SCOPE, MODIFY}),
+        modify_message,
+        body_fields=frozenset({"addLabelIds", "removeLabelIds"}),
     ),
 )
 
@@ -552,7 +610,10 @@ def _add_batch_routes(app: FastAPI, gmail: GmailEmulator) -> None:
         answers = []
         for part in parts:
             inner = HttpCall(
-                part.call.method, _route_path(part.call.path, root_path), part.call.query, part.call.headers,
+                part.call.method,
+                _route_path(part.call.path, root_path),
+                part.call.query,
+                part.call.headers,
                 part.call.body,
             )
             answers.append((part.content_id, *gmail.handle(inner)))

@@ -13,6 +13,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from email import message_from_bytes, message_from_string, policy
+from email.message import Message
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -43,15 +44,19 @@ def parse_batch(content_type: str, body: bytes, envelope_headers: dict[str, str]
     """The calls of a batch; a part without its own Authorization uses the envelope's, as Google documents."""
     if not content_type.lower().startswith("multipart/mixed"):
         raise bad_request("A batch request must be multipart/mixed.")
-    envelope = message_from_bytes(
-        f"Content-Type: {content_type}\r\n\r\n".encode() + body, policy=policy.compat32
-    )
+    envelope = message_from_bytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body, policy=policy.compat32)
     parts = envelope.get_payload()
     if not isinstance(parts, list) or not parts:
         raise bad_request("A batch request must hold at least one part.")
     if len(parts) > MAX_PARTS:
         raise bad_request(f"A batch request may hold at most {MAX_PARTS} calls; it held {len(parts)}.")
-    return [BatchPart(str(p.get("Content-ID", "")), _parse_call(p.get_payload(), envelope_headers)) for p in parts]
+    return [_parse_part(part, envelope_headers) for part in parts]
+
+
+def _parse_part(part: Any, envelope_headers: dict[str, str]) -> BatchPart:
+    if not isinstance(part, Message):
+        raise bad_request("A batch part must be application/http.")
+    return BatchPart(str(part.get("Content-ID", "")), _parse_call(part.get_payload(), envelope_headers))
 
 
 def _parse_call(payload: Any, envelope_headers: dict[str, str]) -> HttpCall:

@@ -62,10 +62,6 @@ def bad_request(message: str) -> ApiError:
     return ApiError(400, message, "invalidArgument")
 
 
-def failed_precondition(message: str) -> ApiError:
-    return ApiError(400, message, "failedPrecondition")
-
-
 def not_found() -> ApiError:
     return ApiError(404, "Requested entity was not found.", "notFound")
 

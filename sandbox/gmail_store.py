@@ -12,7 +12,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 from email import message_from_bytes, policy
 from email.message import Message
 from email.utils import parsedate_to_datetime
@@ -79,10 +79,6 @@ class StoredMessage:
     def __post_init__(self) -> None:
         self.mime = message_from_bytes(self.raw, policy=policy.default)
 
-    @property
-    def internal_date(self) -> datetime:
-        return datetime.fromtimestamp(self.internal_date_ms / 1000, UTC)
-
     def header(self, name: str) -> str:
         return ", ".join(str(v) for v in self.mime.get_all(name, []))
 
@@ -114,9 +110,7 @@ class StoredMessage:
     def metadata(self, wanted_headers: Iterable[str]) -> dict[str, Any]:
         """format=metadata: headers (only `metadataHeaders` if given, matched case-insensitively), never a body."""
         wanted = {h.lower() for h in wanted_headers}
-        headers = [
-            {"name": k, "value": str(v)} for k, v in self.mime.items() if not wanted or k.lower() in wanted
-        ]
+        headers = [{"name": k, "value": str(v)} for k, v in self.mime.items() if not wanted or k.lower() in wanted]
         return self.minimal() | {"payload": {"mimeType": self.mime.get_content_type(), "headers": headers}}
 
     def full(self) -> dict[str, Any]:

@@ -48,10 +48,17 @@ DEFAULT_PAGE = 10
 MAX_BATCH_INPUTS = 100
 INTERVAL = timedelta(seconds=10)
 SEARCH_PER_SECOND = 5
-AUTH_MESSAGE = ("Authentication credentials not found. This API supports OAuth 2.0 authentication and you can "
-                "find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview")
-_FAULT_CATEGORIES = {429: "RATE_LIMITS", 500: "INTERNAL_ERROR", 502: "BAD_GATEWAY", 503: "SERVICE_UNAVAILABLE",
-                     504: "GATEWAY_TIMEOUT"}
+AUTH_MESSAGE = (
+    "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can "
+    "find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview"
+)
+_FAULT_CATEGORIES = {
+    429: "RATE_LIMITS",
+    500: "INTERNAL_ERROR",
+    502: "BAD_GATEWAY",
+    503: "SERVICE_UNAVAILABLE",
+    504: "GATEWAY_TIMEOUT",
+}
 
 
 @dataclass(frozen=True)
@@ -100,8 +107,11 @@ class HubSpotPolicy:
             raise _rate_limited("You have reached your daily limit.", "DAILY", _headers(tier, 0, 0))
         interval_left = interval.acquire(now)
         if interval_left is None:
-            raise _rate_limited("You have reached your ten_secondly_rolling limit.", "TEN_SECONDLY_ROLLING",
-                                _headers(tier, daily_left, 0))
+            raise _rate_limited(
+                "You have reached your ten_secondly_rolling limit.",
+                "TEN_SECONDLY_ROLLING",
+                _headers(tier, daily_left, 0),
+            )
         yield _headers(tier, daily_left, interval_left)
 
     def fault_error(self, status: int) -> VendorError:
@@ -110,8 +120,13 @@ class HubSpotPolicy:
         return VendorError(status, _FAULT_CATEGORIES.get(status, "INTERNAL_ERROR"), "internal error (staged fault)")
 
     def render(self, error: VendorError, request: Request) -> Response:
-        body = {"status": "error", "message": error.detail, "correlationId": str(uuid.uuid4()),
-                "category": error.title, **error.extra}
+        body = {
+            "status": "error",
+            "message": error.detail,
+            "correlationId": str(uuid.uuid4()),
+            "category": error.title,
+            **error.extra,
+        }
         return JSONResponse(body, status_code=error.status, headers=error.headers)
 
     def _limits(self, tier_name: str, tier: Tier) -> tuple[SlidingWindow, DailyCounter]:
@@ -135,8 +150,9 @@ def _headers(tier: Tier, daily_left: int, interval_left: int) -> dict[str, str]:
 
 
 def _rate_limited(message: str, policy: str, headers: dict[str, str]) -> VendorError:
-    return VendorError(429, "RATE_LIMITS", message, headers=headers,
-                       extra={"errorType": "RATE_LIMIT", "policyName": policy})
+    return VendorError(
+        429, "RATE_LIMITS", message, headers=headers, extra={"errorType": "RATE_LIMIT", "policyName": policy}
+    )
 
 
 def create_hubspot_app(state: SandboxState) -> FastAPI:
@@ -144,8 +160,13 @@ def create_hubspot_app(state: SandboxState) -> FastAPI:
     app = FastAPI(title="hubspot emulator", docs_url=None, redoc_url=None, openapi_url=None)
     store = HubSpotStore()
     state.stores[VENDOR] = store
-    install_guard(app, HubSpotPolicy(state), state.stats.count, take_fault=state.faults.take,
-                  enforce_limits=lambda: state.enforce_rate_limits)
+    install_guard(
+        app,
+        HubSpotPolicy(state),
+        state.stats.count,
+        take_fault=state.faults.take,
+        enforce_limits=lambda: state.enforce_rate_limits,
+    )
     _add_property_routes(app, store, state)
     _add_search_and_batch_routes(app, store, state)
     _add_contact_routes(app, store, state)
@@ -183,21 +204,21 @@ def _add_contact_routes(app: FastAPI, store: HubSpotStore, state: SandboxState) 
     async def create_contact(request: Request) -> Response:
         body = await _body(request)
         contact = store.create(body.get("properties"), state.clock.now())
-        return JSONResponse(_object(contact, None), status_code=201)
+        return JSONResponse(_written(contact, body.get("properties")), status_code=201)
 
     @app.get(CONTACTS + "/{contactId}")
-    async def get_contact(contactId: str, request: Request) -> dict[str, Any]:  # noqa: N803 (HubSpot's name)
+    async def get_contact(contactId: str, request: Request) -> dict[str, Any]:
         contact = store.find(contactId, archived=_archived(request), id_property=request.query_params.get("idProperty"))
         return _object(contact, _asked(request))
 
     @app.patch(CONTACTS + "/{contactId}")
-    async def update_contact(contactId: str, request: Request) -> dict[str, Any]:  # noqa: N803
+    async def update_contact(contactId: str, request: Request) -> dict[str, Any]:
         contact = store.find(contactId, archived=False, id_property=request.query_params.get("idProperty"))
         body = await _body(request)
-        return _object(store.update(contact, body.get("properties"), state.clock.now()), None)
+        return _written(store.update(contact, body.get("properties"), state.clock.now()), body.get("properties"))
 
     @app.delete(CONTACTS + "/{contactId}")
-    async def archive_contact(contactId: str) -> Response:  # noqa: N803
+    async def archive_contact(contactId: str) -> Response:
         store.archive(contactId, state.clock.now())
         return Response(status_code=204)
 
@@ -229,7 +250,9 @@ def _add_search_and_batch_routes(app: FastAPI, store: HubSpotStore, state: Sandb
         found, missing = [], []
         for item in inputs:
             try:
-                contact = store.find(str(item.get("id")), archived=_archived(request), id_property=body.get("idProperty"))
+                contact = store.find(
+                    str(item.get("id")), archived=_archived(request), id_property=body.get("idProperty")
+                )
                 found.append(_object(contact, asked))
             except VendorError:
                 missing.append(str(item.get("id")))
@@ -239,7 +262,8 @@ def _add_search_and_batch_routes(app: FastAPI, store: HubSpotStore, state: Sandb
     async def batch_create(request: Request) -> Response:
         inputs = _batch_inputs(await _body(request))
         now = state.clock.now()
-        created = [_object(c, None) for c in store.create_many([i.get("properties") for i in inputs], now)]
+        values = [i.get("properties") for i in inputs]
+        created = [_written(c, v) for c, v in zip(store.create_many(values, now), values, strict=True)]
         return _batch_answer(now, created, [], "create", 201)
 
     @app.post(CONTACTS + "/batch/update")
@@ -253,7 +277,7 @@ def _add_search_and_batch_routes(app: FastAPI, store: HubSpotStore, state: Sandb
             except VendorError:
                 missing.append(str(item.get("id")))
                 continue
-            updated.append(_object(store.update(contact, item.get("properties"), now), None))
+            updated.append(_written(store.update(contact, item.get("properties"), now), item.get("properties")))
         return _batch_answer(now, updated, missing, "update", 200)
 
     @app.post(CONTACTS + "/batch/archive")
@@ -321,18 +345,29 @@ def _object(contact: Contact, asked: list[str] | None) -> dict[str, Any]:
     return body
 
 
+def _written(contact: Contact, values: Any) -> dict[str, Any]:
+    """A write's answer: the default properties plus the ones just written, as HubSpot echoes them."""
+    written = list(values) if isinstance(values, dict) else []
+    return _object(contact, [*DEFAULT_PROPERTIES, *written])
+
+
 def _batch_answer(now: datetime, results: list[dict[str, Any]], missing: list[str], verb: str, ok: int) -> Response:
     """HubSpot's batch response; with any id not found, a 207 carrying OBJECT_NOT_FOUND errors."""
-    body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": hs_time(now),
-                            "completedAt": hs_time(now)}
+    body: dict[str, Any] = {
+        "status": "COMPLETE",
+        "results": results,
+        "startedAt": hs_time(now),
+        "completedAt": hs_time(now),
+    }
     if missing:
         body["numErrors"] = 1
-        body["errors"] = [{
-            "status": "error",
-            "category": "OBJECT_NOT_FOUND",
-            "message": f"Could not {verb} some CONTACT objects, they may be deleted or not exist. Check that ids "
-                       "are valid.",
-            "context": {"ids": missing},
-        }]
+        body["errors"] = [
+            {
+                "status": "error",
+                "category": "OBJECT_NOT_FOUND",
+                "message": f"Could not {verb} some CONTACT objects, they may be deleted or not exist. Check that ids "
+                "are valid.",
+                "context": {"ids": missing},
+            }
+        ]
     return JSONResponse(body, status_code=207 if missing else ok)
-

@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Callable
+from functools import partial
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,8 +27,23 @@ DEFAULT_LIMIT = 10
 MAX_RESULTS = 10_000
 #: properties the free-text `query` looks in (HubSpot's default searchable contact properties)
 QUERY_PROPERTIES = ("email", "firstname", "lastname", "phone", "hs_object_id")
-OPERATORS = frozenset({"EQ", "NEQ", "LT", "LTE", "GT", "GTE", "BETWEEN", "IN", "NOT_IN", "HAS_PROPERTY",
-                       "NOT_HAS_PROPERTY", "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"})
+OPERATORS = frozenset(
+    {
+        "EQ",
+        "NEQ",
+        "LT",
+        "LTE",
+        "GT",
+        "GTE",
+        "BETWEEN",
+        "IN",
+        "NOT_IN",
+        "HAS_PROPERTY",
+        "NOT_HAS_PROPERTY",
+        "CONTAINS_TOKEN",
+        "NOT_CONTAINS_TOKEN",
+    }
+)
 
 Comparable = float | datetime | str
 
@@ -46,7 +62,7 @@ def search(store: HubSpotStore, body: dict[str, Any]) -> SearchPage:
     matches = [c for c in store.live() if _matches_query(c, query) and _matches_groups(store, c, groups)]
     matches.sort(key=lambda c: c.id)
     for prop, descending in reversed(_sorts(store, body.get("sorts") or [])):
-        matches.sort(key=lambda c, p=prop: _sort_key(store, c, p), reverse=descending)
+        matches.sort(key=partial(_sort_key, store, prop=prop), reverse=descending)
     page = matches[offset : offset + limit]
     following = offset + limit
     more = following < len(matches) and following < MAX_RESULTS
@@ -62,8 +78,10 @@ def _valid_window(body: dict[str, Any]) -> tuple[int, int]:
     if not 0 < limit <= MAX_LIMIT:
         raise validation_error(f"limit must be between 1 and {MAX_LIMIT}")
     if offset < 0 or offset >= MAX_RESULTS:
-        raise validation_error(f"The search paging limit of {MAX_RESULTS} results was exceeded; narrow the query "
-                               "(e.g. hs_object_id GT the last id) instead of paging further.")
+        raise validation_error(
+            f"The search paging limit of {MAX_RESULTS} results was exceeded; narrow the query "
+            "(e.g. hs_object_id GT the last id) instead of paging further."
+        )
     return limit, offset
 
 
@@ -86,8 +104,10 @@ def _check_filter(store: HubSpotStore, search_filter: Any) -> None:
         raise validation_error("A filter must be an object.")
     name = search_filter.get("propertyName")
     if store.property_def(str(name)) is None:
-        raise validation_error(f"There was a problem with the request: property '{name}' does not exist.",
-                               [{"message": f"Property \"{name}\" does not exist", "code": "PROPERTY_DOESNT_EXIST"}])
+        raise validation_error(
+            f"There was a problem with the request: property '{name}' does not exist.",
+            [{"message": f'Property "{name}" does not exist', "code": "PROPERTY_DOESNT_EXIST"}],
+        )
     if search_filter.get("operator") not in OPERATORS:
         raise validation_error(f"Unknown filter operator '{search_filter.get('operator')}'.")
 
@@ -109,8 +129,9 @@ def _sorts(store: HubSpotStore, sorts: Any) -> list[tuple[str, bool]]:
 def _matches_query(contact: Contact, query: str) -> bool:
     if not query:
         return True
-    return any(v.lower().startswith(query) or query in _tokens(v)
-               for p in QUERY_PROPERTIES if (v := contact.properties.get(p)))
+    return any(
+        v.lower().startswith(query) or query in _tokens(v) for p in QUERY_PROPERTIES if (v := contact.properties.get(p))
+    )
 
 
 def _matches_groups(store: HubSpotStore, contact: Contact, groups: list[list[dict[str, Any]]]) -> bool:
@@ -142,7 +163,9 @@ def _matches(store: HubSpotStore, contact: Contact, search_filter: dict[str, Any
     return _compare(operator, convert(stored), search_filter, convert)
 
 
-def _compare(operator: str, have: Comparable, search_filter: dict[str, Any], convert: Callable[[str], Comparable]) -> bool:
+def _compare(
+    operator: str, have: Comparable, search_filter: dict[str, Any], convert: Callable[[str], Comparable]
+) -> bool:
     want = convert(str(search_filter.get("value", "")))
     try:
         if operator == "BETWEEN":
@@ -184,7 +207,7 @@ def _contains_token(value: str, pattern: str) -> bool:
     return fnmatch.fnmatchcase(value.lower(), wanted) or any(fnmatch.fnmatchcase(t, wanted) for t in _tokens(value))
 
 
-def _sort_key(store: HubSpotStore, contact: Contact, prop: str) -> tuple[int, Any]:
+def _sort_key(store: HubSpotStore, contact: Contact, *, prop: str) -> tuple[int, Any]:
     definition = store.property_def(prop)
     stored = contact.properties.get(prop)
     if stored is None or definition is None:

@@ -25,8 +25,16 @@ FIRST_CONTACT_ID = 1001
 DEFAULT_PROPERTIES = ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname")
 #: returned with every read, asked for or not
 ALWAYS_PROPERTIES = ("createdate", "hs_object_id", "lastmodifieddate")
-LIFECYCLE_STAGES = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity",
-                    "customer", "evangelist", "other")
+LIFECYCLE_STAGES = (
+    "subscriber",
+    "lead",
+    "marketingqualifiedlead",
+    "salesqualifiedlead",
+    "opportunity",
+    "customer",
+    "evangelist",
+    "other",
+)
 
 
 @dataclass(frozen=True)
@@ -49,16 +57,20 @@ class PropertyDef:
             "fieldType": self.field_type,
             "groupName": self.group_name,
             "description": self.description,
-            "options": [{"label": o, "value": o, "displayOrder": i, "hidden": False}
-                        for i, o in enumerate(self.options)],
+            "options": [
+                {"label": o, "value": o, "displayOrder": i, "hidden": False} for i, o in enumerate(self.options)
+            ],
             "displayOrder": -1,
             "calculated": False,
             "externalOptions": False,
             "hasUniqueValue": self.name == "email",
             "hidden": False,
             "hubspotDefined": self.hubspot_defined,
-            "modificationMetadata": {"archivable": not self.hubspot_defined, "readOnlyDefinition":
-                                     self.hubspot_defined, "readOnlyValue": self.read_only},
+            "modificationMetadata": {
+                "archivable": not self.hubspot_defined,
+                "readOnlyDefinition": self.hubspot_defined,
+                "readOnlyValue": self.read_only,
+            },
             "formField": not self.read_only,
             "createdAt": hs_time(now),
             "updatedAt": hs_time(now),
@@ -143,9 +155,16 @@ class HubSpotStore:
             if body["name"] in self.properties:
                 raise VendorError(409, "OBJECT_ALREADY_EXISTS", f"A property named '{body['name']}' already exists.")
             options = tuple(str(o.get("value")) for o in body.get("options") or [] if isinstance(o, dict))
-            definition = PropertyDef(str(body["name"]), str(body["label"]), str(body["type"]), str(body["fieldType"]),
-                                     str(body["groupName"]), str(body.get("description", "")), options,
-                                     hubspot_defined=False)
+            definition = PropertyDef(
+                str(body["name"]),
+                str(body["label"]),
+                str(body["type"]),
+                str(body["fieldType"]),
+                str(body["groupName"]),
+                str(body.get("description", "")),
+                options,
+                hubspot_defined=False,
+            )
             self.properties[definition.name] = definition
             return definition
 
@@ -195,8 +214,11 @@ class HubSpotStore:
     def page(self, *, archived: bool, after: int, limit: int) -> tuple[list[Contact], int | None]:
         """Contacts in id order from cursor `after`; the next cursor when more remain."""
         with self._lock:
-            chosen = [c for c in sorted(self.contacts.values(), key=lambda c: c.id)
-                      if c.archived == archived and c.id >= after]
+            chosen = [
+                c
+                for c in sorted(self.contacts.values(), key=lambda c: c.id)
+                if c.archived == archived and c.id >= after
+            ]
         more = len(chosen) > limit
         return chosen[:limit], (chosen[limit].id if more else None)
 
@@ -261,10 +283,13 @@ class HubSpotStore:
             else:
                 clean[name] = value
         if problems:
-            raise validation_error(f"Property values were not valid: {problems}", [
-                {"message": p["message"], "code": p["error"], "context": {"propertyName": [p["name"]]}}
-                for p in problems
-            ])
+            raise validation_error(
+                f"Property values were not valid: {problems}",
+                [
+                    {"message": p["message"], "code": p["error"], "context": {"propertyName": [p["name"]]}}
+                    for p in problems
+                ],
+            )
         return clean
 
     @staticmethod
@@ -278,7 +303,9 @@ class HubSpotStore:
         contact.updated_at = now
 
 
-def _normalise(definition: PropertyDef | None, name: str, raw: Any, creating: bool) -> tuple[str, tuple[str, str] | None]:
+def _normalise(
+    definition: PropertyDef | None, name: str, raw: Any, creating: bool
+) -> tuple[str, tuple[str, str] | None]:
     """The stored string for a written value, or the HubSpot error code and message that refuse it."""
     if definition is None:
         return "", ("PROPERTY_DOESNT_EXIST", f'Property "{name}" does not exist')

@@ -75,15 +75,21 @@ class MailchimpPolicy:
         if key is None:
             raise VendorError(401, "API Key Missing", "Your request did not include an API key.")
         if key != credentials.MAILCHIMP_API_KEY:
-            raise VendorError(401, "API Key Invalid", "Your API key may be invalid, or you've attempted to "
-                              "access the wrong datacenter.")
+            raise VendorError(
+                401,
+                "API Key Invalid",
+                "Your API key may be invalid, or you've attempted to access the wrong datacenter.",
+            )
 
     @contextmanager
     def admit(self, request: Request) -> Iterator[dict[str, str]]:
         key = _presented_key(request) or ""
         if not self._gate.try_enter(key):
-            raise VendorError(429, "Too Many Requests",
-                              f"You have exceeded the limit of {SIMULTANEOUS_CONNECTIONS} simultaneous connections.")
+            raise VendorError(
+                429,
+                "Too Many Requests",
+                f"You have exceeded the limit of {SIMULTANEOUS_CONNECTIONS} simultaneous connections.",
+            )
         try:
             yield {}
         finally:
@@ -101,8 +107,12 @@ class MailchimpPolicy:
             "instance": str(uuid.uuid4()),
             **error.extra,
         }
-        return JSONResponse(problem, status_code=error.status, headers=error.headers,
-                            media_type="application/problem+json; charset=utf-8")
+        return JSONResponse(
+            problem,
+            status_code=error.status,
+            headers=error.headers,
+            media_type="application/problem+json; charset=utf-8",
+        )
 
 
 def _presented_key(request: Request) -> str | None:
@@ -121,8 +131,13 @@ def create_mailchimp_app(state: SandboxState) -> FastAPI:
     app = FastAPI(title="mailchimp emulator", docs_url=None, redoc_url=None, openapi_url=None)
     store = MailchimpStore()
     batches = BatchRunner(app, state.clock)
-    install_guard(app, MailchimpPolicy(), state.stats.count, take_fault=state.faults.take,
-                  enforce_limits=lambda: state.enforce_rate_limits)
+    install_guard(
+        app,
+        MailchimpPolicy(),
+        state.stats.count,
+        take_fault=state.faults.take,
+        enforce_limits=lambda: state.enforce_rate_limits,
+    )
     _add_account_routes(app, store)
     _add_list_routes(app, store, state)
     _add_member_routes(app, store, state)
@@ -137,9 +152,17 @@ def _add_account_routes(app: FastAPI, store: MailchimpStore) -> None:
     @app.get("/")
     async def root() -> dict[str, Any]:
         total = sum(len(a.members) for a in store.audiences())
-        return {"account_id": "sandbox", "login_id": "sandbox", "account_name": "Sandbox",
-                "email": "owner@example.invalid", "role": "owner", "pricing_plan_type": "monthly",
-                "account_timezone": "Europe/Copenhagen", "total_subscribers": total, "_links": []}
+        return {
+            "account_id": "sandbox",
+            "login_id": "sandbox",
+            "account_name": "Sandbox",
+            "email": "owner@example.invalid",
+            "role": "owner",
+            "pricing_plan_type": "monthly",
+            "account_timezone": "Europe/Copenhagen",
+            "total_subscribers": total,
+            "_links": [],
+        }
 
     @app.get("/ping")
     async def ping() -> dict[str, str]:
@@ -149,8 +172,10 @@ def _add_account_routes(app: FastAPI, store: MailchimpStore) -> None:
     async def search_members(request: Request) -> Response:
         query = request.query_params.get("query", "")
         if not query:
-            raise invalid("The resource submitted could not be validated.",
-                          [{"field": "query", "message": "This value should not be blank."}])
+            raise invalid(
+                "The resource submitted could not be validated.",
+                [{"field": "query", "message": "This value should not be blank."}],
+            )
         exact, partial = store.search(query, request.query_params.get("list_id"))
         body = {
             "exact_matches": {"members": [_member_json(m, lid) for lid, m in exact], "total_items": len(exact)},
@@ -165,8 +190,12 @@ def _add_list_routes(app: FastAPI, store: MailchimpStore, state: SandboxState) -
     async def get_lists(request: Request) -> Response:
         audiences = store.audiences()
         count, offset = _paging(request)
-        body = {"lists": [_audience_json(a) for a in audiences[offset : offset + count]],
-                "total_items": len(audiences), "constraints": {"may_create": True}, "_links": []}
+        body = {
+            "lists": [_audience_json(a) for a in audiences[offset : offset + count]],
+            "total_items": len(audiences),
+            "constraints": {"may_create": True},
+            "_links": [],
+        }
         return _trimmed(request, body)
 
     @app.post("/lists")
@@ -182,8 +211,12 @@ def _add_list_routes(app: FastAPI, store: MailchimpStore, state: SandboxState) -
     async def get_merge_fields(list_id: str, request: Request) -> Response:
         fields = store.audience(list_id).merge_fields
         count, offset = _paging(request)
-        body = {"merge_fields": [f.as_json(list_id) for f in fields[offset : offset + count]],
-                "list_id": list_id, "total_items": len(fields), "_links": []}
+        body = {
+            "merge_fields": [f.as_json(list_id) for f in fields[offset : offset + count]],
+            "list_id": list_id,
+            "total_items": len(fields),
+            "_links": [],
+        }
         return _trimmed(request, body)
 
     @app.post("/lists/{list_id}/merge-fields")
@@ -197,8 +230,12 @@ def _add_member_routes(app: FastAPI, store: MailchimpStore, state: SandboxState)
         audience = store.audience(list_id)
         selected = _filter_members(list(audience.members.values()), request)
         count, offset = _paging(request)
-        body = {"members": [_member_json(m, list_id) for m in selected[offset : offset + count]],
-                "list_id": list_id, "total_items": len(selected), "_links": []}
+        body = {
+            "members": [_member_json(m, list_id) for m in selected[offset : offset + count]],
+            "list_id": list_id,
+            "total_items": len(selected),
+            "_links": [],
+        }
         return _trimmed(request, body)
 
     @app.post("/lists/{list_id}/members")
@@ -235,8 +272,13 @@ def _add_member_routes(app: FastAPI, store: MailchimpStore, state: SandboxState)
         member = store.member(list_id, subscriber_hash)
         events = sorted(member.events, key=lambda e: str(e["created_at_timestamp"]), reverse=True)
         count, offset = _paging(request)
-        body = {"activity": events[offset : offset + count], "email_id": member.hash, "list_id": list_id,
-                "total_items": len(events), "_links": []}
+        body = {
+            "activity": events[offset : offset + count],
+            "email_id": member.hash,
+            "list_id": list_id,
+            "total_items": len(events),
+            "_links": [],
+        }
         return _trimmed(request, body)
 
 
@@ -251,8 +293,11 @@ def _add_batch_routes(app: FastAPI, batches: BatchRunner) -> None:
     async def list_batches(request: Request) -> Response:
         every = batches.all()
         count, offset = _paging(request)
-        body = {"batches": [b.as_json() for b in every[offset : offset + count]], "total_items": len(every),
-                "_links": []}
+        body = {
+            "batches": [b.as_json() for b in every[offset : offset + count]],
+            "total_items": len(every),
+            "_links": [],
+        }
         return _trimmed(request, body)
 
     @app.get("/batches/{batch_id}")
@@ -282,8 +327,10 @@ def _paging(request: Request) -> tuple[int, int]:
     except ValueError as exc:
         raise invalid("count and offset must be integers.") from exc
     if not 0 <= count <= MAX_COUNT or offset < 0:
-        raise invalid(f"count must be between 0 and {MAX_COUNT} and offset not negative.",
-                      [{"field": "count", "message": f"The value must be at most {MAX_COUNT}."}])
+        raise invalid(
+            f"count must be between 0 and {MAX_COUNT} and offset not negative.",
+            [{"field": "count", "message": f"The value must be at most {MAX_COUNT}."}],
+        )
     return count, offset
 
 
@@ -291,12 +338,15 @@ def _filter_members(members: list[Member], request: Request) -> list[Member]:
     params = request.query_params
     status = params.get("status")
     if status is not None and status not in ALL_STATUSES:
-        raise invalid("The resource submitted could not be validated.",
-                      [{"field": "status", "message": "Schema describes enum, but the value is not one of them."}])
+        raise invalid(
+            "The resource submitted could not be validated.",
+            [{"field": "status", "message": "Schema describes enum, but the value is not one of them."}],
+        )
     since = _moment(params.get("since_last_changed"), "since_last_changed")
     before = _moment(params.get("before_last_changed"), "before_last_changed")
     return [
-        m for m in members
+        m
+        for m in members
         if (status is None or m.status == status)
         and (since is None or m.last_changed > since)
         and (before is None or m.last_changed < before)
@@ -355,8 +405,11 @@ def _drop(value: Any, tree: dict[str, Any]) -> Any:
         return [_drop(item, tree) for item in value]
     if not isinstance(value, dict):
         return value
-    return {key: (_drop(item, tree[key]) if tree.get(key) else item)
-            for key, item in value.items() if key not in tree or tree[key]}
+    return {
+        key: (_drop(item, tree[key]) if tree.get(key) else item)
+        for key, item in value.items()
+        if key not in tree or tree[key]
+    }
 
 
 def _audience_json(audience: Audience) -> dict[str, Any]:

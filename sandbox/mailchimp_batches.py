@@ -132,13 +132,17 @@ def _valid_operations(body: dict[str, Any]) -> list[dict[str, Any]]:
     """Mailchimp's schema for a batch: `operations`, each with a method and path; `body` is a JSON string."""
     operations = body.get("operations")
     if not isinstance(operations, list):
-        raise invalid("The resource submitted could not be validated.",
-                      [{"field": "operations", "message": "Schema describes array, NULL found instead"}])
+        raise invalid(
+            "The resource submitted could not be validated.",
+            [{"field": "operations", "message": "Schema describes array, NULL found instead"}],
+        )
     for index, operation in enumerate(operations):
         problem = _operation_problem(operation)
         if problem:
-            raise invalid("The resource submitted could not be validated.",
-                          [{"field": f"operations.item:{index}", "message": problem}])
+            raise invalid(
+                "The resource submitted could not be validated.",
+                [{"field": f"operations.item:{index}", "message": problem}],
+            )
     return [dict(operation, method=operation["method"].upper()) for operation in operations]
 
 
@@ -165,4 +169,3 @@ def _tar_gz(batch: Batch) -> bytes:
             info.size = len(chunk)
             tar.addfile(info, io.BytesIO(chunk))
     return buffer.getvalue()
-

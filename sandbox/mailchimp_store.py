@@ -166,17 +166,25 @@ class MailchimpStore:
 
     def add_merge_field(self, list_id: str, body: dict[str, Any]) -> MergeField:
         if not body.get("name") or not body.get("type"):
-            raise invalid("The resource submitted could not be validated.",
-                          [{"field": "name" if not body.get("name") else "type",
-                            "message": "This value should not be blank."}])
+            raise invalid(
+                "The resource submitted could not be validated.",
+                [{"field": "name" if not body.get("name") else "type", "message": "This value should not be blank."}],
+            )
         with self._lock:
             audience = self.audience(list_id)
             merge_id = max((f.merge_id for f in audience.merge_fields), default=0) + 1
             tag = str(body.get("tag") or f"MMERGE{merge_id}").upper()[:10]
             if any(f.tag == tag for f in audience.merge_fields):
-                raise invalid(f"A Merge Field with the tag \"{tag}\" already exists for this list.")
-            merge_field = MergeField(merge_id, tag, str(body["name"]), str(body["type"]), merge_id + 1,
-                                     bool(body.get("required", False)), str(body.get("default_value", "")))
+                raise invalid(f'A Merge Field with the tag "{tag}" already exists for this list.')
+            merge_field = MergeField(
+                merge_id,
+                tag,
+                str(body["name"]),
+                str(body["type"]),
+                merge_id + 1,
+                bool(body.get("required", False)),
+                str(body.get("default_value", "")),
+            )
             audience.merge_fields.append(merge_field)
             return merge_field
 
@@ -197,16 +205,19 @@ class MailchimpStore:
             audience = self.audience(list_id)
             current = audience.members.get(subscriber_hash(email))
             if current is not None and current.status != "archived":
-                raise VendorError(400, "Member Exists", f"{email} is already a list member. Use PUT to insert or "
-                                  "update list members.")
+                raise VendorError(
+                    400, "Member Exists", f"{email} is already a list member. Use PUT to insert or update list members."
+                )
             return self._insert(audience, email, status, body, now)
 
     def put_member(self, list_id: str, member_hash: str, body: dict[str, Any], now: datetime) -> Member:
         """`PUT /lists/{id}/members/{hash}`: add or update; `status_if_new` applies only to a new member."""
         email = _valid_email(body)
         if subscriber_hash(email) != member_hash.lower():
-            raise invalid("The resource submitted could not be validated.",
-                          [{"field": "email_address", "message": "The email address does not match the hash."}])
+            raise invalid(
+                "The resource submitted could not be validated.",
+                [{"field": "email_address", "message": "The email address does not match the hash."}],
+            )
         with self._lock:
             audience = self.audience(list_id)
             current = audience.members.get(member_hash.lower())
@@ -264,9 +275,12 @@ class MailchimpStore:
     def _insert(self, audience: Audience, email: str, status: str, body: dict[str, Any], now: datetime) -> Member:
         member_hash = subscriber_hash(email)
         if member_hash in audience.forgotten:
-            raise VendorError(400, "Forgotten Email Not Subscribed",
-                              f"{email} was permanently deleted and cannot be re-imported. The contact must "
-                              "re-subscribe to get back on the list.")
+            raise VendorError(
+                400,
+                "Forgotten Email Not Subscribed",
+                f"{email} was permanently deleted and cannot be re-imported. The contact must "
+                "re-subscribe to get back on the list.",
+            )
         previous = audience.members.get(member_hash)
         member = Member(
             email=email.strip(),
@@ -321,15 +335,19 @@ def _event(activity_type: str, now: datetime, **extra: str) -> dict[str, Any]:
 def _valid_email(body: dict[str, Any]) -> str:
     email = str(body.get("email_address", "")).strip()
     if not _EMAIL.match(email):
-        raise invalid("The resource submitted could not be validated.",
-                      [{"field": "email_address", "message": "Please provide a valid email address."}])
+        raise invalid(
+            "The resource submitted could not be validated.",
+            [{"field": "email_address", "message": "Please provide a valid email address."}],
+        )
     return email
 
 
 def _valid_status(value: Any, name: str) -> str:
     if value not in WRITABLE_STATUSES:
-        raise invalid("The resource submitted could not be validated.",
-                      [{"field": name, "message": "Schema describes enum, but the value is not one of them."}])
+        raise invalid(
+            "The resource submitted could not be validated.",
+            [{"field": name, "message": "Schema describes enum, but the value is not one of them."}],
+        )
     return str(value)
 
 

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -129,16 +129,16 @@ class _Seeder:
         body: dict[str, Any] = {"raw": base64.urlsafe_b64encode(mail.as_bytes()).decode(), "labelIds": label_ids}
         if thread_id:
             body["threadId"] = thread_id
-        answer = self.service.users().messages().insert(
-            userId="me", body=body, internalDateSource="dateHeader"
-        ).execute()
+        answer = (
+            self.service.users().messages().insert(userId="me", body=body, internalDateSource="dateHeader").execute()
+        )
         return str(answer["id"]), str(answer["threadId"])
 
     def _mail(self, sender: str, recipient: str, subject: str, sent_at: datetime, reply_to: str = "") -> EmailMessage:
         mail = EmailMessage()
         mail["From"], mail["To"], mail["Subject"] = sender, recipient, subject
         mail["Date"] = format_datetime(sent_at.astimezone(OSLO))
-        mail["Message-ID"] = make_msgid(idstring=f"{self.rng.getrandbits(48):x}", domain="seed.example")
+        mail["Message-ID"] = f"<{self.rng.getrandbits(64):016x}@seed.example>"
         if reply_to:
             mail["In-Reply-To"] = mail["References"] = reply_to
         greeting = self.fake.first_name()
@@ -176,7 +176,7 @@ class _Seeder:
         """An inbound mail and the owner's reply, each possibly trashed or marked no longer relevant."""
         subject = self.rng.choice(_SUBJECTS)
         inbound = self._mail(customer.email, self.owner, subject, first_at)
-        inbound_id, thread_id = self._store(customer.ref, inbound, label_id, "INBOX", first_at, None)
+        _, thread_id = self._store(customer.ref, inbound, label_id, "INBOX", first_at, None)
         reply_at = min(first_at + timedelta(minutes=self.rng.randint(20, 4 * 24 * 60)), end)
         reply = self._mail(self.owner, customer.email, f"Re: {subject}", reply_at, reply_to=inbound["Message-ID"])
         self._store(customer.ref, reply, label_id, "SENT", reply_at, thread_id)

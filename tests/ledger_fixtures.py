@@ -3,6 +3,7 @@ per session (each test under its own table prefix), dropped at the end.
 
 Test modules load this with `pytest_plugins = ["tests.ledger_fixtures"]`. The PostgreSQL URL can be changed
 with HYGIENE_TEST_POSTGRES_URL; without a reachable server the PostgreSQL cases are skipped, saying why.
+PYTEST_DONT_REWRITE: there are no asserts here, and the test modules import it before pytest could.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from multiprocessing.synchronize import Event
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 import pytest
@@ -48,10 +49,10 @@ def decision(run_id: str, number: int, **payload: object) -> EntryDraft:
     )
 
 
-def append_from_process(url: str, prefix: str, worker: str, batches: int, size: int, start: Event) -> None:
-    """Runs in a child process: waits for the common start, then appends `batches` batches of `size`."""
+def append_from_process(url: str, prefix: str, worker: str, batches: int, size: int, start: Barrier) -> None:
+    """Runs in a child process: waits until every writer is ready, then appends `batches` batches of `size`."""
     ledger = Ledger(url, prefix=prefix)
-    start.wait()
+    start.wait(timeout=30)
     for batch in range(batches):
         ledger.append([decision(worker, batch * size + n, worker=worker) for n in range(size)])
 
@@ -80,6 +81,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield request.getfixturevalue("postgres_url")
         return
     url = f"sqlite:///{tmp_path / 'evidence.db'}"
+    yield url
+    dispose_engine(url)
+
+
+@pytest.fixture(scope="module")
+def shared_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One SQLite file for a module's property tests, whose examples each take a fresh table prefix."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('evidence') / 'evidence.db'}"
     yield url
     dispose_engine(url)
 

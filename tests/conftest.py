@@ -1,0 +1,35 @@
+"""Test-wide settings: pseudonym keys for the five controllers, and Prefect's test server once per session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+CONTROLLERS = ("clienti", "stressfri", "calmo", "balance", "balansekonomi")
+
+# Fixed, public test keys: the evidence written by tests is pseudonymous under these and nothing else.
+for _controller in CONTROLLERS:
+    os.environ.setdefault(f"HYGIENE_KEY_{_controller.upper()}", f"test-only-key-{_controller}-7f3a9c")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[str]:
+    """Prefect's temporary test server with its own SQLite database; yields the database URL to scan."""
+    from prefect.settings import PREFECT_API_DATABASE_CONNECTION_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield str(PREFECT_API_DATABASE_CONNECTION_URL.value())
+
+
+@pytest.fixture
+def database_url(tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh SQLite ledger per test, set where every part of the product reads it."""
+    url = f"sqlite:///{tmp_path}/hygiene.db"
+    monkeypatch.setenv("HYGIENE_DATABASE_URL", url)
+    return url
