@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from rich.table import Table
 
 from cli.output import console, user_errors
-from hygiene.locations import policies_dir
 from hygiene.cadence import next_runs
+from hygiene.locations import policies_dir
 from hygiene.policies import load_all
 from hygiene.policy import Policy
 from hygiene.windows import window_for

@@ -9,9 +9,9 @@ import typer
 from rich.table import Table
 
 from cli.output import JsonOption, console, emit_json, fail, user_errors
-from hygiene.locations import policies_dir
 from hygiene.cadence import next_runs
 from hygiene.legal import GDPR_ANSWER_PERIOD, GDPR_EXTENSION, answer_deadline
+from hygiene.locations import policies_dir
 from hygiene.periods import Period, parse_date, parse_datetime
 from hygiene.policies import check_directory, find_rule, load_policy
 from hygiene.policy import Action, Policy, Rule
@@ -139,19 +139,19 @@ def schedule(controller: str = typer.Option(..., "--controller"),
     policy = load_policy(policies_dir(), controller)
     start = parse_datetime(after, "--after")
     runs = [
-        {"ref": rule.ref, "id": rule.id, "cadence": rule.cadence.describe() if rule.cadence else None,
-         "runs": next_runs(rule.cadence, start, count, policy.zone) if rule.cadence else []}
+        (rule, next_runs(rule.cadence, start, count, policy.zone) if rule.cadence else [])
         for rule in policy.rules
     ]
     if json:
-        emit_json(runs)
+        emit_json([{"ref": rule.ref, "id": rule.id, "cadence": rule.cadence.describe() if rule.cadence else None,
+                    "runs": times} for rule, times in runs])
         return
     table = Table(title=f"next runs, {policy.controller} ({policy.timezone})")
     for column in ("ref", "cadence", "runs"):
         table.add_column(column)
-    for entry in runs:
-        table.add_row(entry["ref"], entry["cadence"] or "on demand (no cadence)",
-                      "\n".join(r.isoformat() for r in entry["runs"]) or "-")
+    for rule, times in runs:
+        table.add_row(rule.ref, rule.cadence.describe() if rule.cadence else "on demand (no cadence)",
+                      "\n".join(t.isoformat() for t in times) or "-")
     console.print(table)
 
 

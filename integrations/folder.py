@@ -5,8 +5,9 @@ klientlogbøger i minimum 1 år hvorefter de løbende slettes" (K2). Each file i
 
 How a file's date is known: from its NAME. Calmo names files by the date that starts their period
 (`2019-03-31_faktura_1042.pdf`, `forloeb-slut_2024-05-10_<ref>.md`), so `DateSource.name_pattern`, a regex
-with a named group `date` (an ISO date), is the primary source; an optional named group `subject` gives the
-record's subject (an invoice number, a client ref), otherwise the subject is the relative path. Two fallbacks
+with a named group `date` (an ISO date), is the primary source (a strftime format such as `%Y-%m-%d` is also
+accepted, as the policies write it); an optional named group `subject` gives the record's subject (an invoice
+number, a client ref), otherwise the subject is the relative path. Two fallbacks
 exist and are used only when configured, for files the pattern does not match:
 
 - `Fallback.SIDECAR`: a file `<name><sidecar_suffix>` next to it holding an ISO date, for trees that cannot be
@@ -35,12 +36,14 @@ import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import UTC, datetime, time, tzinfo
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
 from hygiene.connector import AbsenceProof, Capabilities, Receipt, Record, response_digest
 from integrations.file_errors import FileConnectorError, SourceUnreadable, UndatedFiles, masked_tail
+
+_SELECTION_KEYS = {"folder", "pattern"}
 
 
 class Fallback(StrEnum):
@@ -53,24 +56,42 @@ class Fallback(StrEnum):
 
 @dataclass(frozen=True)
 class DateSource:
-    """How a file's date is read: the name pattern first, then the configured fallback."""
+    """How a file's date is read: the name pattern first, then the configured fallback.
+
+    `name_pattern` is a regex with a named group `date` holding an ISO date, or, for policies that prefer it, a
+    strftime format such as `%Y-%m-%d` (it contains no `date` group), found anywhere in the name and parsed
+    with that format.
+    """
 
     name_pattern: str = r"(?P<date>\d{4}-\d{2}-\d{2})"
     fallback: Fallback = Fallback.NONE
     sidecar_suffix: str = ".date"
     regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    date_format: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        is_format = "(?P<date>" not in self.name_pattern and "%" in self.name_pattern
+        pattern = _format_regex(self.name_pattern) if is_format else self.name_pattern
         try:
-            regex = re.compile(self.name_pattern)
+            regex = re.compile(pattern)
         except re.error as error:
             raise FileConnectorError(f"date pattern {self.name_pattern!r} is not a regex: {error}") from None
         if "date" not in regex.groupindex:
             raise FileConnectorError(f"date pattern {self.name_pattern!r} has no named group 'date'")
         object.__setattr__(self, "regex", regex)
+        object.__setattr__(self, "date_format", self.name_pattern if is_format else "%Y-%m-%d")
 
     def is_sidecar(self, name: str) -> bool:
         return self.fallback is Fallback.SIDECAR and name.endswith(self.sidecar_suffix)
+
+
+_FORMAT_FIELDS = {"%Y": r"\d{4}", "%m": r"\d{2}", "%d": r"\d{2}", "%y": r"\d{2}"}
+
+
+def _format_regex(date_format: str) -> str:
+    """`%Y-%m-%d` as `(?P<date>\\d{4}-\\d{2}-\\d{2})`; other directives are not dates in file names."""
+    pieces = re.split(r"(%[Ymdy])", date_format)
+    return "(?P<date>" + "".join(_FORMAT_FIELDS.get(piece, re.escape(piece)) for piece in pieces) + ")"
 
 
 @dataclass(frozen=True)
@@ -98,14 +119,17 @@ class FolderConnector:
         self.tz = tz
 
     def records(self, selection: Mapping[str, str], trigger: str) -> Iterator[Record]:
-        """Stream dated files; selection may narrow to a subfolder (`under`) and override `pattern`.
+        """Stream dated files; selection may narrow to a subfolder (`folder`) and override `pattern`.
 
         The trigger is the file's date whatever the rule calls it: which date a name carries (invoice date,
         course end) is decided by the folder and pattern the policy configures.
         """
-        under = _inside(selection.get("under", ""))
+        unknown = set(selection) - _SELECTION_KEYS
+        if unknown:
+            raise SourceUnreadable(f"folder {self.root}: unknown selection {sorted(unknown)}; use folder, pattern")
+        under = _inside(selection.get("folder", ""))
         if under is None:
-            raise SourceUnreadable(f"folder {self.root}: selection 'under' must be a subfolder of it")
+            raise SourceUnreadable(f"folder {self.root}: selection 'folder' must be a subfolder of it")
         matches = _glob(selection.get("pattern", self.pattern))
         files = (file for file in self._walk(under) if matches.fullmatch(file.relative))
         for position, file in enumerate(files, start=1):
@@ -153,7 +177,7 @@ class FolderConnector:
         match = self.date_source.regex.search(file.entry.name)
         fallback = self.date_source.fallback
         if match is not None:
-            moment = self._midnight(match["date"])
+            moment = self._midnight(match["date"], self.date_source.date_format)
         elif fallback is Fallback.SIDECAR:
             moment = self._sidecar_date(file)
         elif fallback is Fallback.MTIME:
@@ -169,9 +193,9 @@ class FolderConnector:
             return None
         return self._midnight(text.strip())
 
-    def _midnight(self, text: str) -> datetime | None:
+    def _midnight(self, text: str, date_format: str = "%Y-%m-%d") -> datetime | None:
         try:
-            return datetime.combine(date.fromisoformat(text), time(), self.tz)
+            return datetime.combine(datetime.strptime(text, date_format).date(), time(), self.tz)
         except ValueError:
             return None
 

@@ -339,9 +339,11 @@ def _shift_workbook_formulas(workbook: Workbook, target_sheet: str, shift: _RowS
             for cell in row:
                 if isinstance(cell.value, str) and cell.value.startswith("="):
                     cell.value = shift_formula(cell.value, worksheet.title, target_sheet, shift)
-    for name in workbook.defined_names.values():
-        if name.attr_text:
-            name.attr_text = shift_formula("=" + name.attr_text, "", target_sheet, shift)[1:]
+    scoped = [(worksheet.title, worksheet.defined_names.values()) for worksheet in workbook.worksheets]
+    for host, names in [("", workbook.defined_names.values()), *scoped]:
+        for name in names:
+            if name.attr_text:
+                name.attr_text = shift_formula("=" + name.attr_text, host, target_sheet, shift)[1:]
 
 
 # ---- the offers workbook ------------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import Message, Scope
 
+from sandbox.state import SandboxState
+
 #: An ASGI scope key set only by `call_in_process`: a vendor replaying its own batch operations is not a new
 #: API call (no stats, faults, auth or limits), just as the vendor's batch workers are not API clients.
 INTERNAL_SCOPE_KEY = "sandbox.internal"
@@ -83,14 +85,7 @@ def route_template(app: FastAPI, scope: Scope) -> str:
     return partial or str(scope["path"])
 
 
-def install_guard(
-    app: FastAPI,
-    policy: VendorPolicy,
-    stats_count: Callable[[str, str], None],
-    *,
-    take_fault: Callable[[str, str], Any],
-    enforce_limits: Callable[[], bool],
-) -> None:
+def install_guard(app: FastAPI, policy: VendorPolicy, state: SandboxState) -> None:
     """Route every call through: stats, auth, limits (when enforced), staged faults, then the handler.
 
     Faults are taken while the call holds its connection slot, so a staged delay behaves like a slow vendor
@@ -107,14 +102,14 @@ def install_guard(
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         if request.scope.get(INTERNAL_SCOPE_KEY):
             return await call_next(request)
-        stats_count(policy.vendor, f"{request.method} {route_template(app, request.scope)}")
+        state.stats.count(policy.vendor, f"{request.method} {route_template(app, request.scope)}")
         try:
             policy.authenticate(request)
-            limits = policy.admit(request) if enforce_limits() else nullcontext({})
+            limits = policy.admit(request) if state.enforce_rate_limits else nullcontext({})
             with limits as headers:
-                fault = await run_in_threadpool(take_fault, policy.vendor, request.url.path)
+                fault = await run_in_threadpool(state.faults.take, policy.vendor, request.url.path)
                 if fault is not None:
-                    raise policy.fault_error(int(fault.status))
+                    raise policy.fault_error(fault.status)
                 response = await call_next(request)
         except VendorError as error:
             return policy.render(error, request)
@@ -134,8 +129,8 @@ class SlidingWindow:
     def acquire(self, now: datetime) -> int | None:
         """Record a call and return how many remain in the window, or None (recording nothing) when full."""
         with self._lock:
-            while self._hits and (now - self._hits[0] >= self.window or self._hits[0] > now):
-                self._hits.popleft()
+            # keep only hits inside the window; hits "after" now are dropped too, as the clock may be set back
+            self._hits = deque(hit for hit in self._hits if now - self.window < hit <= now)
             if len(self._hits) >= self.limit:
                 return None
             self._hits.append(now)

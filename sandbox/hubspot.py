@@ -160,13 +160,7 @@ def create_hubspot_app(state: SandboxState) -> FastAPI:
     app = FastAPI(title="hubspot emulator", docs_url=None, redoc_url=None, openapi_url=None)
     store = HubSpotStore()
     state.stores[VENDOR] = store
-    install_guard(
-        app,
-        HubSpotPolicy(state),
-        state.stats.count,
-        take_fault=state.faults.take,
-        enforce_limits=lambda: state.enforce_rate_limits,
-    )
+    install_guard(app, HubSpotPolicy(state), state)
     _add_property_routes(app, store, state)
     _add_search_and_batch_routes(app, store, state)
     _add_contact_routes(app, store, state)

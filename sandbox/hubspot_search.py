@@ -12,9 +12,9 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Callable
-from functools import partial
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sandbox.hubspot_store import Contact, HubSpotStore, PropertyDef, parse_moment, validation_error

@@ -131,13 +131,7 @@ def create_mailchimp_app(state: SandboxState) -> FastAPI:
     app = FastAPI(title="mailchimp emulator", docs_url=None, redoc_url=None, openapi_url=None)
     store = MailchimpStore()
     batches = BatchRunner(app, state.clock)
-    install_guard(
-        app,
-        MailchimpPolicy(),
-        state.stats.count,
-        take_fault=state.faults.take,
-        enforce_limits=lambda: state.enforce_rate_limits,
-    )
+    install_guard(app, MailchimpPolicy(), state)
     _add_account_routes(app, store)
     _add_list_routes(app, store, state)
     _add_member_routes(app, store, state)

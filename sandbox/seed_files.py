@@ -29,7 +29,7 @@ from openpyxl.workbook.defined_name import DefinedName
 @dataclass(frozen=True)
 class SeededFile:
     relative: str
-    kind: str  # "invoice", "logbook" or "undated"
+    kind: str  # "invoice", "logbook" (archived, course ended), "active" (course running) or "undated"
     dated: date | None
     subject: str
 
@@ -56,19 +56,31 @@ LOGBOOK_PATTERN = r"^forloeb-slut_(?P<date>\d{4}-\d{2}-\d{2})_(?P<subject>K\d{4}
 
 
 def calmo_folder(
-    root: Path, *, seed: int, now: datetime, invoices: int = 40, logbooks: int = 12, undated: int = 0
+    root: Path,
+    *,
+    seed: int,
+    now: datetime,
+    invoices: int = 40,
+    logbooks: int = 12,
+    active: int = 2,
+    undated: int = 0,
 ) -> FolderManifest:
-    """Invoices `fakturaer/<year>/<date>_faktura_<no>.pdf` dated 2016 to now (at most 2026) and logbooks
-    `klientlogboeger/forloeb-slut_<date>_<ref>.md` whose course ended 6 to 18 months before `now`.
+    """Invoices `fakturaer/<year>/<date>_faktura_<no>.pdf` dated 2016 to now (at most 2026); archived logbooks
+    `klientlogboeger/Arkiv/forloeb-slut_<date>_<ref>.md` whose course ended 6 to 18 months before `now`, and
+    logbooks of running courses `klientlogboeger/<ref>.md`, outside the archive and without a date.
 
-    `undated` adds logbooks named after their client and without a date, as people do name files: the case the
-    folder connector must report without printing the name.
+    `undated` adds archived logbooks named after their client and without a date, as people do name files: the
+    case the folder connector must report without printing the name.
     """
     fake, rng = _fakers("da_DK", seed)
     files = [*_invoices(root, fake, rng, now, invoices), *_logbooks(root, fake, rng, now, logbooks)]
+    for index in range(active):
+        relative = f"klientlogboeger/K{9000 + index}.md"
+        _write(root / relative, f"# Klientlogbog\n\n{fake.name()}\n{fake.paragraph()}\n".encode())
+        files.append(SeededFile(relative, "active", None, f"K{9000 + index}"))
     for _ in range(undated):
         name = fake.name()
-        relative = f"klientlogboeger/{name} logbog.md"
+        relative = f"klientlogboeger/Arkiv/{name} logbog.md"
         _write(root / relative, f"# Klientlogbog\n\n{name}\n{fake.paragraph()}\n".encode())
         files.append(SeededFile(relative, "undated", None, relative))
     return FolderManifest(root, tuple(files))
@@ -91,7 +103,7 @@ def _logbooks(root: Path, fake: Faker, rng: random.Random, now: datetime, count:
     for index in range(count):
         ended = now.date() - timedelta(days=rng.randrange(183, 548))
         ref = f"K{1000 + index:04d}"
-        relative = f"klientlogboeger/forloeb-slut_{ended.isoformat()}_{ref}.md"
+        relative = f"klientlogboeger/Arkiv/forloeb-slut_{ended.isoformat()}_{ref}.md"
         _write(root / relative, f"# Klientlogbog {ref}\n\n{fake.name()}\n\n{fake.paragraph()}\n".encode())
         files.append(SeededFile(relative, "logbook", ended, ref))
     return files

@@ -17,6 +17,7 @@ from hygiene.holds import HoldIndex
 from hygiene.ledger import Ledger
 from hygiene.planner import Planned
 
+
 @task(name="record run start", persist_result=False, cache_policy=NO_CACHE)
 def start_run(ctx: RunContext, ledger: Ledger) -> None:
     enforcement.start_run(ctx, ledger)

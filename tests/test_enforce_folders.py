@@ -35,9 +35,9 @@ def expected(manifest: FolderManifest, kind: str, ref: str) -> dict[Decision, se
         assert file.dated is not None
         window = window_for(CALMO, rule, datetime(file.dated.year, file.dated.month, file.dated.day,
                                                   tzinfo=CALMO.zone))
-        if window.not_before is not None and AS_OF <= window.not_before:
+        if window.not_before is not None and window.not_before >= AS_OF:
             out[Decision.KEEP].add(file.relative)
-        elif window.deadline is not None and AS_OF > window.deadline:
+        elif window.deadline is not None and window.deadline < AS_OF:
             out[Decision.OVERDUE].add(file.relative)
         else:
             out[Decision.DUE].add(file.relative)

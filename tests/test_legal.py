@@ -22,7 +22,7 @@ THIRTY_DAYS = Period(days=30)
         (Country.DK, date(2026, 3, 6), THIRTY_DAYS, date(2026, 4, 7), "5 Apr 2026 is Easter Sunday, 6 Apr Monday"),
         (Country.DK, date(2025, 3, 17), GDPR_ANSWER_PERIOD, date(2025, 4, 22), "Maundy Thu to Easter Mon 2025"),
         (Country.NO, date(2025, 3, 17), GDPR_ANSWER_PERIOD, date(2025, 4, 22), "skjærtorsdag is a holiday in NO"),
-        (Country.SE, date(2025, 3, 17), GDPR_ANSWER_PERIOD, date(2025, 4, 17), "Maundy Thursday is a working day in SE"),
+        (Country.SE, date(2025, 3, 17), GDPR_ANSWER_PERIOD, date(2025, 4, 17), "Maundy Thu: working day in SE"),
         (Country.DK, date(2023, 4, 5), GDPR_ANSWER_PERIOD, date(2023, 5, 8), "Store Bededag, Fri 5 May 2023"),
         (Country.DK, date(2024, 3, 26), GDPR_ANSWER_PERIOD, date(2024, 4, 26), "Store Bededag abolished from 2024"),
         (Country.NO, date(2026, 4, 1), GDPR_ANSWER_PERIOD, date(2026, 5, 4), "1 May 2026 is a Friday holiday in NO"),

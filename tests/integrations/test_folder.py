@@ -28,7 +28,7 @@ def invoices(manifest: FolderManifest) -> FolderConnector:
 
 
 def logbooks(manifest: FolderManifest) -> FolderConnector:
-    return FolderConnector(manifest.root, "klientlogboeger/*.md", DateSource(LOGBOOK_PATTERN))
+    return FolderConnector(manifest.root, "klientlogboeger/Arkiv/*.md", DateSource(LOGBOOK_PATTERN))
 
 
 def test_the_folder_connector_satisfies_the_connector_protocol(drive: FolderManifest) -> None:
@@ -53,7 +53,8 @@ def test_the_subject_comes_from_the_named_group_in_the_pattern(drive: FolderMani
 
 def test_logbooks_older_than_a_cutoff_match_the_ground_truth(drive: FolderManifest) -> None:
     cutoff = date(2025, 11, 23)
-    old = {r.record_id for r in logbooks(drive).records({}, "course_ended_at") if r.trigger.date() < cutoff}
+    records = logbooks(drive).records({}, "course_ended_at")
+    old = {r.record_id for r in records if r.trigger is not None and r.trigger.date() < cutoff}
     assert old == drive.dated_before(cutoff, kind="logbook")
     assert old  # the seed spreads course ends over 6 to 18 months, so some are past the 1-year mark
 
@@ -67,13 +68,37 @@ def test_a_date_is_midnight_in_the_configured_zone(drive: FolderManifest) -> Non
 
 def test_the_selection_narrows_to_a_subfolder_and_pattern(drive: FolderManifest) -> None:
     connector = FolderConnector(drive.root)
-    found = {r.record_id for r in connector.records({"under": "fakturaer/2019", "pattern": "**/*.pdf"}, "d")}
+    found = {r.record_id for r in connector.records({"folder": "fakturaer/2019", "pattern": "**/*.pdf"}, "d")}
     assert found == {f.relative for f in drive.of_kind("invoice") if f.relative.startswith("fakturaer/2019/")}
 
 
 def test_a_selection_outside_the_root_is_refused(drive: FolderManifest) -> None:
     with pytest.raises(SourceUnreadable):
-        list(FolderConnector(drive.root).records({"under": "../elsewhere"}, "d"))
+        list(FolderConnector(drive.root).records({"folder": "../elsewhere"}, "d"))
+
+
+def test_an_unknown_selection_key_is_refused(drive: FolderManifest) -> None:
+    with pytest.raises(SourceUnreadable, match="unknown selection"):
+        list(FolderConnector(drive.root).records({"label": "x"}, "d"))
+
+
+def test_a_strftime_format_as_the_policies_write_it_dates_files(drive: FolderManifest) -> None:
+    connector = FolderConnector(drive.root, "fakturaer/**/*", DateSource(name_pattern="%Y-%m-%d"))
+    expected = {f.relative: f.dated for f in drive.of_kind("invoice")}
+    assert {r.record_id: r.trigger.date() for r in connector.records({}, "d") if r.trigger} == expected
+
+
+def test_the_calmo_policy_reads_only_archived_logbooks(drive: FolderManifest) -> None:
+    # policies/calmo.yaml: root is the logbooks folder, `date_pattern: "%Y-%m-%d"`, selection {folder: Arkiv}
+    connector = FolderConnector(drive.root / "klientlogboeger", date_source=DateSource(name_pattern="%Y-%m-%d"))
+    found = {r.record_id for r in connector.records({"folder": "Arkiv"}, "course_ended_at")}
+    assert found == {f.relative.removeprefix("klientlogboeger/") for f in drive.of_kind("logbook")}
+
+
+def test_a_day_first_format_is_parsed_with_that_format(tmp_path: Path) -> None:
+    (tmp_path / "faktura_31.12.2019.pdf").write_bytes(b"%PDF")
+    (record,) = FolderConnector(tmp_path, date_source=DateSource(name_pattern="%d.%m.%Y")).records({}, "d")
+    assert record.trigger == datetime(2019, 12, 31, tzinfo=UTC)
 
 
 def test_records_are_streamed_lazily(drive: FolderManifest) -> None:
@@ -85,7 +110,7 @@ def test_records_are_streamed_lazily(drive: FolderManifest) -> None:
 def test_an_undated_file_stops_the_stream_without_printing_its_name(tmp_path: Path) -> None:
     manifest = calmo_folder(tmp_path / "drive", seed=3, now=NOW, logbooks=3, undated=2)
     undated = manifest.of_kind("undated")
-    connector = FolderConnector(manifest.root, "klientlogboeger/*.md")
+    connector = FolderConnector(manifest.root, "klientlogboeger/Arkiv/*.md")
     with pytest.raises(UndatedFiles) as caught:
         list(connector.records({}, "course_ended_at"))
     message = str(caught.value)
@@ -99,7 +124,7 @@ def test_the_undated_error_names_the_configured_subfolder_and_a_masked_tail(tmp_
     (tmp_path / "logs" / "Mette Hansen").mkdir(parents=True)
     (tmp_path / "logs" / "Mette Hansen" / "noter.md").write_text("x")
     with pytest.raises(UndatedFiles, match=r"first is #1 in walk order at logs/…/…r\.md"):
-        list(FolderConnector(tmp_path).records({"under": "logs"}, "d"))
+        list(FolderConnector(tmp_path).records({"folder": "logs"}, "d"))
 
 
 def test_a_missing_folder_is_one_line_naming_the_folder(tmp_path: Path) -> None:
