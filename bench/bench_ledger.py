@@ -83,7 +83,7 @@ def postgres_url(base: str) -> Iterator[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="Ledger appends per second on SQLite and PostgreSQL.")
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=1_000)
     parser.add_argument("--postgres", default=POSTGRES_URL)

@@ -30,7 +30,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, and_, func, insert, select, update
+from sqlalchemy import Connection, Row, Select, Table, and_, func, insert, select, update
 
 from hygiene.ledger_schema import (
     DEFAULT_PREFIX,
@@ -234,8 +234,8 @@ class Ledger:
 
     def append_within(self, conn: Connection, drafts: Sequence[EntryDraft]) -> list[Entry]:
         """`append` inside a transaction from `transaction()`, e.g. to record a hold with its entry."""
-        prepared = [_prepared_row(draft) for draft in drafts]
-        if not prepared:
+        rows = [_prepared_row(draft) for draft in drafts]
+        if not rows:
             return []
         head = self.tables.head
         # FOR UPDATE makes concurrent PostgreSQL writers queue here; SQLite is already locked by BEGIN
@@ -244,12 +244,10 @@ class Ledger:
             select(head.c.seq, head.c.hash).where(head.c.id == HEAD_ID).with_for_update()
         ).one()
         created_at = utc_now_text()
-        rows = []
-        for seq, row in enumerate(prepared, start=last_seq + 1):
+        for seq, row in enumerate(rows, start=last_seq + 1):
             row.update(seq=seq, created_at=created_at, prev_hash=prev_hash)
             prev_hash = row["hash"] = entry_hash(row)
-            rows.append(row)
-        conn.execute(insert(self.tables.entries), rows)
+        _insert(conn, self.tables.entries, rows)
         conn.execute(update(head).where(head.c.id == HEAD_ID).values(seq=rows[-1]["seq"], hash=prev_hash))
         return [_entry(row) for row in rows]
 
@@ -371,6 +369,19 @@ def _link_fault(row: Mapping[Any, Any], seq: int, prev_hash: str) -> tuple[int, 
     return None
 
 
+def _insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(table), rows)
+        return
+    # COPY is PostgreSQL's bulk path: about twice the rows per second of a pipelined executemany.
+    columns = [column.name for column in table.c]
+    target = f"{conn.dialect.identifier_preparer.format_table(table)} ({', '.join(columns)})"
+    driver: Any = conn.connection.driver_connection
+    with driver.cursor() as cursor, cursor.copy(f"COPY {target} FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[column] for column in columns])
+
+
 def _prepared_row(draft: EntryDraft) -> dict[str, Any]:
     """The stored form of a draft, after the checks that keep personal data out of the evidence."""
     if not draft.controller or not draft.run_id:
@@ -383,7 +394,8 @@ def _prepared_row(draft: EntryDraft) -> dict[str, Any]:
         draft.intent_id and isinstance(draft.payload.get("action"), str)
     ):
         raise ValueError(f"an {kind} needs an intent_id and a payload 'action'")
-    _check_no_personal_data(draft.payload, "payload")
+    payload = dict(draft.payload)
+    _check_no_personal_data(payload, "payload")
     return {
         "controller": draft.controller,
         "run_id": draft.run_id,
@@ -392,12 +404,16 @@ def _prepared_row(draft: EntryDraft) -> dict[str, Any]:
         "subject": draft.subject,
         "record": draft.record,
         "intent_id": draft.intent_id,
-        "payload": canonical_json(draft.payload),
+        "payload": canonical_json(payload),
     }
 
 
 def _check_no_personal_data(value: Any, path: str) -> None:
-    if isinstance(value, Mapping):
+    # Strings first and dict rather than Mapping: this runs on every value of every entry.
+    if isinstance(value, str):
+        if "@" in value and _EMAIL.search(value):
+            raise ValueError(f"{path} looks like an email address; evidence takes pseudonyms only")
+    elif isinstance(value, dict):
         for key, item in value.items():
             if _names_personal_data(str(key)):
                 raise ValueError(f"{path}.{key} names personal data; evidence takes pseudonyms only")
@@ -405,8 +421,6 @@ def _check_no_personal_data(value: Any, path: str) -> None:
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
             _check_no_personal_data(item, f"{path}[{index}]")
-    elif isinstance(value, str) and _EMAIL.search(value):
-        raise ValueError(f"{path} looks like an email address; evidence takes pseudonyms only")
 
 
 @functools.lru_cache(maxsize=4096)

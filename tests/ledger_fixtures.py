@@ -75,7 +75,7 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Each test runs once on a SQLite file of its own and once on PostgreSQL."""
     if request.param == "postgresql":
         yield request.getfixturevalue("postgres_url")
@@ -94,11 +94,11 @@ def shared_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 
 
 @pytest.fixture
-def prefix() -> str:
+def ledger_prefix() -> str:
     """Table names of this test's own, so tests sharing the PostgreSQL schema never see each other."""
     return f"t{uuid.uuid4().hex[:10]}_"
 
 
 @pytest.fixture
-def ledger(database_url: str, prefix: str) -> Ledger:
-    return Ledger(database_url, prefix=prefix)
+def ledger(ledger_url: str, ledger_prefix: str) -> Ledger:
+    return Ledger(ledger_url, prefix=ledger_prefix)

@@ -6,6 +6,7 @@ import multiprocessing
 import uuid
 from collections import Counter
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -211,6 +212,21 @@ def test_a_raw_identifier_as_subject_is_rejected(ledger: Ledger) -> None:
 def test_an_intent_without_an_intent_id_is_rejected(ledger: Ledger) -> None:
     with pytest.raises(ValueError, match="intent_id"):
         ledger.append([EntryDraft(controller=CONTROLLER, run_id="r", kind=EntryKind.INTENT)])
+
+
+def test_a_sqlite_ledger_creates_its_folder(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'not' / 'yet' / 'there.db'}"
+    try:
+        assert Ledger(url).verify().ok
+    finally:
+        dispose_engine(url)
+
+
+def test_a_sqlite_ledger_whose_folder_cannot_be_made_is_unreachable(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a folder")
+
+    with pytest.raises(DatabaseUnreachable, match="cannot reach database"):
+        Ledger(f"sqlite:///{tmp_path / 'file' / 'evidence.db'}")
 
 
 def test_an_unreachable_database_is_a_one_line_error_without_the_password() -> None:
