@@ -316,8 +316,8 @@ class Ledger:
 
     def last_seq(self) -> int:
         """The seq of the newest entry, 0 for an empty ledger."""
-        table = self.tables.entries
-        return self._scalar(select(func.coalesce(func.max(table.c.seq), 0)))
+        with connection(self.engine) as conn:
+            return int(conn.execute(select(func.coalesce(func.max(self.tables.entries.c.seq), 0))).scalar_one())
 
     def range_of(self, run_id: str) -> tuple[int, int] | None:
         """First and last seq a run wrote, for its run report; None if it wrote nothing."""
@@ -326,10 +326,6 @@ class Ledger:
         with connection(self.engine) as conn:
             first, last = conn.execute(query).one()
         return None if first is None else (int(first), int(last))
-
-    def _scalar(self, query: Select[Any]) -> int:
-        with connection(self.engine) as conn:
-            return int(conn.execute(query).scalar_one())
 
     def _stream(self, query: Select[Any]) -> Iterator[Row[Any]]:
         with connection(self.engine) as conn:

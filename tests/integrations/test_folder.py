@@ -88,8 +88,7 @@ def test_a_strftime_format_as_the_policies_write_it_dates_files(drive: FolderMan
     assert {r.record_id: r.trigger.date() for r in connector.records({}, "d") if r.trigger} == expected
 
 
-def test_the_calmo_policy_reads_only_archived_logbooks(drive: FolderManifest) -> None:
-    # policies/calmo.yaml: root is the logbooks folder, `date_pattern: "%Y-%m-%d"`, selection {folder: Arkiv}
+def test_a_folder_selection_reads_only_the_archive_not_running_courses(drive: FolderManifest) -> None:
     connector = FolderConnector(drive.root / "klientlogboeger", date_source=DateSource(name_pattern="%Y-%m-%d"))
     found = {r.record_id for r in connector.records({"folder": "Arkiv"}, "course_ended_at")}
     assert found == {f.relative.removeprefix("klientlogboeger/") for f in drive.of_kind("logbook")}
