@@ -9,9 +9,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from hygiene.connector import Connector, ConnectorError
 from hygiene.policy import Policy, SystemKind
+from pydantic import SecretStr
+
 from integrations.folder import DateSource, FolderConnector
+from integrations.gmail import GmailConnector, OffersRegister
+from integrations.spreadsheet import OfferSheet, SpreadsheetConnector
 
 
 def option(policy: Policy, system: str, name: str, default: str | None = None) -> str | None:
@@ -35,4 +41,21 @@ def connector_for(policy: Policy, system: str) -> Connector:
         date_pattern = option(policy, system, "date_pattern") or DateSource().name_pattern
         return FolderConnector(Path(root), option(policy, system, "pattern", "**/*") or "**/*",
                                DateSource(name_pattern=date_pattern), tz=policy.zone)
+    if spec.kind is SystemKind.GMAIL:
+        # the customer register is another system of the policy (Stressfri: the offers workbook, `register: offers`)
+        register, register_spec = None, policy.systems.get(option(policy, system, "register") or "")
+        if register_spec is not None and register_spec.kind is SystemKind.SPREADSHEET:
+            name = option(policy, system, "register") or ""
+            password = os.environ.get(register_spec.options.get("password_env", ""))
+            workbook = SpreadsheetConnector(
+                Path(option(policy, name, "path") or ""), password=SecretStr(password) if password else None,
+                sheet=OfferSheet(name=option(policy, name, "sheet", "Tilbud") or "Tilbud"), tz=policy.zone,
+            )
+            register = OffersRegister(workbook)
+        elif register_spec is not None:
+            raise ConnectorError(f"{policy.controller}: system {system}: register must name a spreadsheet system")
+        units = option(policy, system, "units_per_minute")
+        return GmailConnector.from_environment(user_id=option(policy, system, "user_id", "me") or "me",
+                                               register=register, tz=policy.zone,
+                                               units_per_minute=int(units) if units else None)
     raise ConnectorError(f"{policy.controller}: system {system}: no connector for {spec.kind.value} systems yet")

@@ -1,0 +1,391 @@
+"""Gmail through google-api-python-client: Stressfri's quarterly mail cleanup (S2, S8) and Clienti's C4.
+
+"Mailer knyttet til avsluttede kundeforhold ... slettes ... Det samme gjelder mailer i «sendte elementer» og
+«slettede elementer»" (seeds/001). Stressfri keeps "one folder per customer": in Gmail a user label
+`<label_prefix><customer>` (e.g. `Kunder/Kari Nordmann`), on mail in the Inbox, in Sent, archived or in Trash.
+
+How a label is tied to the customer register (S2, C4): the register (a `CustomerRegister`; for Stressfri the
+offers workbook, S4) yields each ended customer as (label name, customer ref, ended_at). The label name is the
+customer's folder name below the rule's `label_prefix`; for the offers workbook it is the "Kunde" cell as
+written, so the folder `Kunder/Kari Nordmann` belongs to the row whose customer is "Kari Nordmann". Names are
+compared as Gmail compares label names: case-insensitively, and here also with runs of white space as one
+space, since the workbook is typed by hand. Every mail under that label, wherever it sits (Inbox, Sent,
+archived, Trash, Spam), gets the customer's end date as its trigger and the customer's ref as its subject. Two
+register entries that name one folder (a customer who changed email address) give that folder the later end
+date: its mail is due only when every relationship it is about has ended. The register is read whole and
+checked before any mail is listed: an entry without an end date, or one whose label does not exist, stops the
+run with one line and nothing is deleted (skipping it would keep that customer's mail forever in silence).
+Labels under the prefix that the register does not list belong to running customers and are never listed.
+
+S8 (`label: ...`): a mail the controller marked no longer relevant. Gmail keeps no date for a label change, so
+`labelled_at` is the start of the local day on which a run first lists the mail (the policy's reading): the
+quarterly run that sees the label finds the mail due and deletes it. Its subject is the mail itself; tying it
+to a customer would need a read per mail.
+
+Calls and quota: the only reads are `labels.list` (once a run, 1 unit) and `messages.list` by label id
+(`labelIds`, exact where `q=label:` folds spaces and slashes to hyphens) with `includeSpamTrash`, 500 ids a page
+(5 units). No message is ever fetched: list and label give the trigger, so no body or header is read. Deletion
+is `batchDelete` (50 units, 1000 ids, permanent; never `trash`). Absence is proven by listing each affected
+label again: a page of up to 500 ids costs 5 units where a `get` answering 404 costs 5 units per message, and
+batchDelete deletes by id whatever labels a mail carries, so a mail the relist does not return is gone (the one
+case it cannot tell apart, a failed deletion of a mail whose label was removed in the same minutes, still shows
+as an unconfirmed receipt in the evidence). Units are paced client-side against the per-user quota (15,000 a
+minute), and 429 and 403 rateLimitExceeded/userRateLimitExceeded (another client on the same quota) and 5xx
+are retried with exponential backoff and jitter (tenacity). A revoked or expired token and a token without the
+https://mail.google.com/ scope are one-line ConnectorErrors. Errors and evidence name labels, customers and
+messages only by count, position or date: label names are personal data.
+
+The listing collects all ids before anything is deleted (the planner consumes the whole stream first), which
+matters because Gmail's page tokens are positions: deleting while paging would skip mail.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import unicodedata
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time as clock_time, tzinfo
+from typing import Any, NamedTuple, Protocol, cast
+
+from google.auth.exceptions import RefreshError
+from google.oauth2.credentials import Credentials
+from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from hygiene.connector import AbsenceProof, Capabilities, ConnectorError, RateLimit, Receipt, Record, response_digest
+from integrations.spreadsheet import SpreadsheetConnector
+
+FULL_SCOPE = "https://mail.google.com/"
+GOOGLE_ENDPOINT = "https://gmail.googleapis.com/"
+QUOTA_UNITS_PER_MINUTE = 15_000
+PAGE_SIZE = 500
+BATCH_DELETE_MAX = 1000
+#: documented quota units of the methods this connector calls
+UNITS = {"labels.list": 1, "messages.list": 5, "messages.batchDelete": 50}
+ENDED_TRIGGER = "customer_relationship_ended_at"
+LABELLED_TRIGGER = "labelled_at"
+_RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
+
+
+class GmailSettings(BaseSettings):
+    """Where Gmail is and the OAuth access token; the token is a secret and never printed."""
+
+    model_config = SettingsConfigDict(env_prefix="HYGIENE_GMAIL_", extra="ignore")
+
+    api_endpoint: str = GOOGLE_ENDPOINT
+    token: SecretStr | None = None
+
+
+class EndedCustomer(NamedTuple):
+    """One register entry: the customer's folder name below the label prefix, its ref, when it ended."""
+
+    label_name: str
+    ref: str
+    ended_at: datetime | None
+
+
+class CustomerRegister(Protocol):
+    """Where ended customer relationships are known: the offers workbook today, HubSpot for Clienti later."""
+
+    def ended_customers(self) -> Iterable[EndedCustomer]: ...
+
+
+@dataclass(frozen=True)
+class OffersRegister:
+    """Stressfri's offers workbook as the register: the "Kunde" cell names the folder.
+
+    The ref is the customer's lower-cased email, the subject the workbook's own rows (S4) and erasure requests
+    are pseudonymised under, so one pseudonym proves what happened to a person's rows and mail alike.
+    """
+
+    workbook: SpreadsheetConnector
+
+    def ended_customers(self) -> Iterator[EndedCustomer]:
+        for entry in self.workbook.customer_register():
+            yield EndedCustomer(entry.customer_ref, entry.email_subject, entry.ended_at)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff with jitter for answers that say "later": quota, rate and 5xx."""
+
+    initial: float = 1.0
+    maximum: float = 64.0
+    attempts: int = 10
+
+
+class QuotaPacer:
+    """Spends quota units no faster than the per-user limit, over the same sliding minute Gmail counts."""
+
+    def __init__(self, units_per_minute: int, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.units_per_minute = units_per_minute
+        self.spent_total = 0
+        self._spent: deque[tuple[float, int]] = deque()
+        self._lock = threading.Lock()
+        self._sleep = sleep
+
+    def spend(self, units: int) -> None:
+        """Wait until `units` fit in the last minute, then count them (a small margin covers clock and latency)."""
+        with self._lock:
+            while True:
+                now = time.monotonic()
+                while self._spent and self._spent[0][0] <= now - 60.5:
+                    self._spent.popleft()
+                if not self._spent or sum(u for _, u in self._spent) + units <= self.units_per_minute:
+                    break
+                self._sleep(self._spent[0][0] + 60.5 - now)
+            self._spent.append((now, units))
+            self.spent_total += units
+
+
+@dataclass(frozen=True)
+class _Selection:
+    """What a rule lists: customer folders via the register (S2, C4) or one label (S8)."""
+
+    label_prefix: str | None
+    label: str | None
+
+    @classmethod
+    def of(cls, selection: Mapping[str, str], trigger: str) -> _Selection:
+        unknown = set(selection) - {"label_prefix", "label"}
+        if unknown or len(selection) != 1:
+            raise ConnectorError(
+                f"gmail: selection {sorted(selection)}: give exactly one of label_prefix (customer folders) or label"
+            )
+        chosen = cls(selection.get("label_prefix"), selection.get("label"))
+        expected = ENDED_TRIGGER if chosen.label_prefix is not None else LABELLED_TRIGGER
+        if trigger != expected:
+            raise ConnectorError(f"gmail: a selection by {next(iter(selection))} has trigger {expected}, not {trigger}")
+        return chosen
+
+
+def label_key(name: str) -> str:
+    """Gmail label names are unique case-insensitively; a hand-typed register also varies in spacing."""
+    return " ".join(unicodedata.normalize("NFC", name).split()).casefold()
+
+
+def gmail_service(endpoint: str, token: SecretStr) -> Any:
+    """The official client; only the endpoint differs between Google and the sandbox."""
+    return build(
+        "gmail",
+        "v1",
+        client_options={"api_endpoint": endpoint},
+        credentials=cast(Any, Credentials)(token=token.get_secret_value()),
+        static_discovery=True,
+        cache_discovery=False,
+    )
+
+
+class GmailConnector:
+    """One user's mailbox; records are messages, listed by label and deleted permanently with batchDelete."""
+
+    def __init__(
+        self,
+        service: Any,
+        *,
+        user_id: str = "me",
+        register: CustomerRegister | None = None,
+        tz: tzinfo = UTC,
+        pacer: QuotaPacer | None = None,
+        backoff: Backoff | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.service = service
+        self.user_id = user_id
+        self.register = register
+        self.tz = tz
+        self.pacer = pacer or QuotaPacer(QUOTA_UNITS_PER_MINUTE)
+        self.backoff = backoff or Backoff()
+        self.clock = clock
+        self.capabilities = Capabilities(
+            system="gmail",
+            batch_size=BATCH_DELETE_MAX,
+            permanent_delete=True,
+            # in quota units, not calls: Gmail meters units per user and minute
+            rate_limit=RateLimit(self.pacer.units_per_minute, 60.0),
+        )
+        self._label_of: dict[str, str] = {}
+
+    @classmethod
+    def from_environment(
+        cls, *, user_id: str, register: CustomerRegister | None, tz: tzinfo, units_per_minute: int | None = None
+    ) -> GmailConnector:
+        settings = GmailSettings()
+        if settings.token is None:
+            raise ConnectorError("gmail: set HYGIENE_GMAIL_TOKEN (an OAuth access token with the mail.google.com scope)")
+        pacer = QuotaPacer(units_per_minute or QUOTA_UNITS_PER_MINUTE)
+        service = gmail_service(settings.api_endpoint, settings.token)
+        return cls(service, user_id=user_id, register=register, tz=tz, pacer=pacer)
+
+    @property
+    def units_spent(self) -> int:
+        return self.pacer.spent_total
+
+    def records(self, selection: Mapping[str, str], trigger: str) -> Iterator[Record]:
+        """Every message under the selected labels, Trash and Spam included, as ids only."""
+        chosen = _Selection.of(selection, trigger)
+        labels = self._label_ids()
+        if chosen.label is not None:
+            yield from self._marked(chosen.label, labels)
+        else:
+            assert chosen.label_prefix is not None
+            for label_id, ref, ended_at in self._ended_folders(chosen.label_prefix, labels):
+                for message_id in self._listed(label_id):
+                    yield Record(message_id, ref, ended_at)
+
+    def delete(self, record_ids: Sequence[str]) -> list[Receipt]:
+        """batchDelete in chunks of 1000: permanent, never Trash. Ids already gone are no error for Gmail."""
+        receipts: list[Receipt] = []
+        for start in range(0, len(record_ids), BATCH_DELETE_MAX):
+            receipts += self._delete_chunk(record_ids[start : start + BATCH_DELETE_MAX])
+        return receipts
+
+    def verify_absent(self, record_ids: Sequence[str]) -> list[AbsenceProof]:
+        """List each affected label again; a message it no longer returns has been deleted."""
+        by_label: dict[str, list[str]] = defaultdict(list)
+        for record_id in record_ids:
+            by_label[self._label_of.get(record_id, "")].append(record_id)
+        proofs: dict[str, AbsenceProof] = {}
+        for label_id, ids in by_label.items():
+            if not label_id:
+                proofs |= {i: AbsenceProof(i, False, "not listed by this run, so no label to relist", "") for i in ids}
+                continue
+            present = set(self._listed(label_id, remember=False))
+            digest = response_digest("\n".join(sorted(present)))
+            proofs |= {i: _absence(i, present, digest) for i in ids}
+        return [proofs[record_id] for record_id in record_ids]
+
+    # ---- listing ----
+
+    def _label_ids(self) -> dict[str, str]:
+        answer = self._execute(self.service.users().labels().list(userId=self.user_id), "labels.list")
+        return {label_key(label["name"]): label["id"] for label in answer.get("labels", [])}
+
+    def _marked(self, label: str, labels: Mapping[str, str]) -> Iterator[Record]:
+        label_id = labels.get(label_key(label))
+        if label_id is None:
+            raise ConnectorError("gmail: the label the rule's selection names (label) does not exist in the mailbox")
+        local = self.clock().astimezone(self.tz)
+        first_seen = datetime.combine(local.date(), clock_time(), local.tzinfo)
+        for message_id in self._listed(label_id):
+            yield Record(message_id, message_id, first_seen)
+
+    def _ended_folders(self, prefix: str, labels: Mapping[str, str]) -> list[tuple[str, str, datetime]]:
+        """(label id, ref, ended_at) per ended customer's folder, all checked before any mail is listed."""
+        if self.register is None:
+            raise ConnectorError("gmail: the policy names no customer register for this mailbox (option register)")
+        folders: dict[str, tuple[str, datetime]] = {}
+        missing: list[str] = []
+        for position, (name, ref, ended_at) in enumerate(self.register.ended_customers(), start=1):
+            if ended_at is None or ended_at.tzinfo is None:
+                raise ConnectorError(
+                    f"gmail: customer register entry #{position} has no end date; fill it in so the period can start"
+                )
+            label_id = labels.get(label_key(prefix + name))
+            if label_id is None:
+                missing.append(ended_at.date().isoformat())
+            elif label_id not in folders or folders[label_id][1] < ended_at:
+                folders[label_id] = (ref, ended_at)
+        if missing:
+            raise ConnectorError(
+                f"gmail: {len(missing)} ended customer(s) in the register have no Gmail label under the rule's "
+                f"label_prefix (ended {', '.join(missing[:5])}); create the label or correct the name in the register"
+            )
+        return [(label_id, ref, ended_at) for label_id, (ref, ended_at) in sorted(folders.items())]
+
+    def _listed(self, label_id: str, *, remember: bool = True) -> Iterator[str]:
+        """The ids under one label, page by page, Trash and Spam included."""
+        messages = self.service.users().messages()
+        token: str | None = None
+        while True:
+            request = messages.list(
+                userId=self.user_id,
+                labelIds=[label_id],
+                includeSpamTrash=True,
+                maxResults=PAGE_SIZE,
+                pageToken=token,
+            )
+            answer = self._execute(request, "messages.list")
+            for message in answer.get("messages", []):
+                if remember:
+                    self._label_of[message["id"]] = label_id
+                yield message["id"]
+            token = answer.get("nextPageToken")
+            if not token:
+                return
+
+    # ---- deleting ----
+
+    def _delete_chunk(self, ids: Sequence[str]) -> list[Receipt]:
+        request = self.service.users().messages().batchDelete(userId=self.user_id, body={"ids": list(ids)})
+        digest = response_digest("batchDelete\n" + "\n".join(ids))
+        try:
+            self._execute(request, "messages.batchDelete")
+        except _GaveUp as failure:
+            return [Receipt(i, False, f"batchDelete failed: {failure}", digest) for i in ids]
+        return [Receipt(i, True, "batchDelete answered 204: deleted permanently, not moved to Trash", digest) for i in ids]
+
+    # ---- calling Gmail ----
+
+    def _execute(self, request: Any, method: str) -> dict[str, Any]:
+        """Pace, call, retry what Gmail says to retry; turn what a user must fix into one line."""
+        retrying = Retrying(
+            retry=retry_if_exception(_is_transient),
+            wait=wait_exponential_jitter(initial=self.backoff.initial, max=self.backoff.maximum),
+            stop=stop_after_attempt(self.backoff.attempts),
+            reraise=True,
+        )
+        try:
+            return cast(dict[str, Any], retrying(self._attempt, request, method))
+        except RefreshError:
+            raise ConnectorError("gmail: credentials revoked or expired (401); renew HYGIENE_GMAIL_TOKEN") from None
+        except HttpError as error:
+            raise _translated(error, method, self.backoff.attempts) from None
+
+    def _attempt(self, request: Any, method: str) -> dict[str, Any]:
+        self.pacer.spend(UNITS[method])
+        return cast(dict[str, Any], request.execute() or {})
+
+
+class _GaveUp(ConnectorError):
+    """A call Gmail kept refusing for quota, rate or server reasons after every retry."""
+
+
+def _reason(error: HttpError) -> str:
+    """Google's machine-readable reason (`rateLimitExceeded`, `insufficientPermissions`...), never its prose."""
+    try:
+        body = json.loads(error.content)
+        return str(body["error"]["errors"][0]["reason"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return ""
+
+
+def _is_transient(error: BaseException) -> bool:
+    if not isinstance(error, HttpError):
+        return False
+    status = error.resp.status
+    return status == 429 or status >= 500 or (status == 403 and _reason(error) in _RATE_REASONS)
+
+
+def _translated(error: HttpError, method: str, attempts: int) -> ConnectorError:
+    status, reason = error.resp.status, _reason(error)
+    if status == 401:
+        return ConnectorError("gmail: credentials revoked or expired (401); renew HYGIENE_GMAIL_TOKEN")
+    if status == 403 and reason == "insufficientPermissions":
+        return ConnectorError(f"gmail: the token lacks the scope {FULL_SCOPE} that {method} needs; grant it")
+    if _is_transient(error):
+        return _GaveUp(f"gmail: {method} still refused after {attempts} attempts (HTTP {status} {reason})")
+    return ConnectorError(f"gmail: {method} failed (HTTP {status} {reason})")
+
+
+def _absence(record_id: str, present: set[str], digest: str) -> AbsenceProof:
+    if record_id in present:
+        return AbsenceProof(record_id, False, "still listed under its label", digest)
+    return AbsenceProof(record_id, True, "not returned by a relist of its label, Trash and Spam included", digest)
