@@ -48,7 +48,8 @@ import unicodedata
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time as clock_time, tzinfo
+from datetime import UTC, datetime, tzinfo
+from datetime import time as clock_time
 from typing import Any, NamedTuple, Protocol, cast
 
 from google.auth.exceptions import RefreshError
@@ -71,6 +72,7 @@ BATCH_DELETE_MAX = 1000
 UNITS = {"labels.list": 1, "messages.list": 5, "messages.batchDelete": 50}
 ENDED_TRIGGER = "customer_relationship_ended_at"
 LABELLED_TRIGGER = "labelled_at"
+_DELETED = "batchDelete answered 204: deleted permanently, not moved to Trash"
 _RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 
 
@@ -219,7 +221,7 @@ class GmailConnector:
     ) -> GmailConnector:
         settings = GmailSettings()
         if settings.token is None:
-            raise ConnectorError("gmail: set HYGIENE_GMAIL_TOKEN (an OAuth access token with the mail.google.com scope)")
+            raise ConnectorError(f"gmail: set HYGIENE_GMAIL_TOKEN (an OAuth access token with the {FULL_SCOPE} scope)")
         pacer = QuotaPacer(units_per_minute or QUOTA_UNITS_PER_MINUTE)
         service = gmail_service(settings.api_endpoint, settings.token)
         return cls(service, user_id=user_id, register=register, tz=tz, pacer=pacer)
@@ -330,7 +332,7 @@ class GmailConnector:
             self._execute(request, "messages.batchDelete")
         except _GaveUp as failure:
             return [Receipt(i, False, f"batchDelete failed: {failure}", digest) for i in ids]
-        return [Receipt(i, True, "batchDelete answered 204: deleted permanently, not moved to Trash", digest) for i in ids]
+        return [Receipt(i, True, _DELETED, digest) for i in ids]
 
     # ---- calling Gmail ----
 
@@ -343,7 +345,7 @@ class GmailConnector:
             reraise=True,
         )
         try:
-            return cast(dict[str, Any], retrying(self._attempt, request, method))
+            return retrying(self._attempt, request, method)
         except RefreshError:
             raise ConnectorError("gmail: credentials revoked or expired (401); renew HYGIENE_GMAIL_TOKEN") from None
         except HttpError as error:

@@ -13,8 +13,6 @@ from pydantic import SecretStr
 
 from hygiene.connector import Connector, ConnectorError
 from hygiene.policy import Policy, SystemKind
-from pydantic import SecretStr
-
 from integrations.folder import DateSource, FolderConnector
 from integrations.gmail import GmailConnector, OffersRegister
 from integrations.spreadsheet import OfferSheet, SpreadsheetConnector
@@ -43,19 +41,24 @@ def connector_for(policy: Policy, system: str) -> Connector:
                                DateSource(name_pattern=date_pattern), tz=policy.zone)
     if spec.kind is SystemKind.GMAIL:
         # the customer register is another system of the policy (Stressfri: the offers workbook, `register: offers`)
-        register, register_spec = None, policy.systems.get(option(policy, system, "register") or "")
-        if register_spec is not None and register_spec.kind is SystemKind.SPREADSHEET:
-            name = option(policy, system, "register") or ""
-            password = os.environ.get(register_spec.options.get("password_env", ""))
-            workbook = SpreadsheetConnector(
-                Path(option(policy, name, "path") or ""), password=SecretStr(password) if password else None,
-                sheet=OfferSheet(name=option(policy, name, "sheet", "Tilbud") or "Tilbud"), tz=policy.zone,
+        register, source = None, option(policy, system, "register")
+        if source is not None:
+            if source not in policy.systems or policy.systems[source].kind is not SystemKind.SPREADSHEET:
+                raise ConnectorError(f"{policy.controller}: system {system}: register must name a spreadsheet system")
+            password = os.environ.get(policy.systems[source].options.get("password_env", ""))
+            register = OffersRegister(
+                SpreadsheetConnector(
+                    Path(option(policy, source, "path") or ""),
+                    password=SecretStr(password) if password else None,
+                    sheet=OfferSheet(name=option(policy, source, "sheet", "Tilbud") or "Tilbud"),
+                    tz=policy.zone,
+                )
             )
-            register = OffersRegister(workbook)
-        elif register_spec is not None:
-            raise ConnectorError(f"{policy.controller}: system {system}: register must name a spreadsheet system")
         units = option(policy, system, "units_per_minute")
-        return GmailConnector.from_environment(user_id=option(policy, system, "user_id", "me") or "me",
-                                               register=register, tz=policy.zone,
-                                               units_per_minute=int(units) if units else None)
+        return GmailConnector.from_environment(
+            user_id=option(policy, system, "user_id", "me") or "me",
+            register=register,
+            tz=policy.zone,
+            units_per_minute=int(units) if units else None,
+        )
     raise ConnectorError(f"{policy.controller}: system {system}: no connector for {spec.kind.value} systems yet")
