@@ -55,7 +55,7 @@ def naive_rate(count: int) -> float:
         assert record.trigger is not None
         window = window_for(policy, rule, record.trigger)
         assert window.deadline is not None
-        _ = Decision.OVERDUE if AS_OF > window.deadline else Decision.DUE
+        _ = Decision.OVERDUE if window.deadline < AS_OF else Decision.DUE
     return count / (time.perf_counter() - began)
 
 

@@ -73,8 +73,9 @@ def run_rules(rules: list[tuple[str, str]], now: datetime) -> list[dict[str, Any
     for dry_run in (True, False):
         console.rule("[bold]dry run: what would happen" if dry_run else "[bold]for real")
         for controller, ref in rules:
-            results += enforce_rule(controller, ref, dry_run=dry_run, as_of=now, approved=True,
-                                    pause_for_approval=False)
+            results += enforce_rule(
+                controller, ref, dry_run=dry_run, as_of=now, approved=True, pause_for_approval=False
+            )
     return results
 
 
@@ -84,8 +85,16 @@ def summary_table(results: list[dict[str, Any]]) -> Table:
         table.add_column(column)
     for r in results:
         if not r["dry_run"]:
-            table.add_row(r["controller"], r["rule"], r["system"], str(r["counts"]["keep"]), str(r["deleted"]),
-                          str(r["overdue"]), str(r["counts"]["held"]), str(r["failed"]))
+            table.add_row(
+                r["controller"],
+                r["rule"],
+                r["system"],
+                str(r["counts"]["keep"]),
+                str(r["deleted"]),
+                str(r["overdue"]),
+                str(r["counts"]["held"]),
+                str(r["failed"]),
+            )
     return table
 
 
@@ -104,8 +113,9 @@ def demo() -> None:
         show_promises(policy, now)
     workspace = step("preparing .demo/ (synthetic data, demo-only keys)", prepare_workspace)
     step("seeding Calmo's external drive: invoices and client logbooks", lambda: seed_calmo(workspace, now))
-    results = step("running Calmo K1 and K2 through Prefect",
-                   lambda: run_rules([("calmo", "K1"), ("calmo", "K2")], now))
+    results = step(
+        "running Calmo K1 and K2 through Prefect", lambda: run_rules([("calmo", "K1"), ("calmo", "K2")], now)
+    )
     console.print(summary_table(results))
     report = Ledger.from_settings(Settings()).verify()
     if not report.ok:

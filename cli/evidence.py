@@ -15,8 +15,7 @@ from hygiene.pseudonym import RECORD, SUBJECT, pseudonym
 from hygiene.settings import Settings
 
 ledger_app = typer.Typer(help="Verify and read the evidence ledger.", no_args_is_help=True)
-hold_app = typer.Typer(help="Legal holds: records kept despite a due deletion, with the reason.",
-                       no_args_is_help=True)
+hold_app = typer.Typer(help="Legal holds: records kept despite a due deletion, with the reason.", no_args_is_help=True)
 
 
 def open_ledger() -> tuple[Settings, Ledger]:
@@ -26,9 +25,16 @@ def open_ledger() -> tuple[Settings, Ledger]:
 
 def entry_row(entry: Entry) -> dict[str, Any]:
     return {
-        "seq": entry.seq, "created_at": entry.created_at, "controller": entry.controller,
-        "run_id": entry.run_id, "rule": entry.rule_ref, "kind": entry.kind.value, "subject": entry.subject,
-        "record": entry.record, "payload": entry.payload, "hash": entry.hash,
+        "seq": entry.seq,
+        "created_at": entry.created_at,
+        "controller": entry.controller,
+        "run_id": entry.run_id,
+        "rule": entry.rule_ref,
+        "kind": entry.kind.value,
+        "subject": entry.subject,
+        "record": entry.record,
+        "payload": entry.payload,
+        "hash": entry.hash,
     }
 
 
@@ -38,8 +44,14 @@ def print_entries(entries: list[Entry], title: str) -> None:
         table.add_column(column)
     for entry in entries:
         details = ", ".join(f"{k}={v}" for k, v in entry.payload.items() if v not in (None, "", [], {}))
-        table.add_row(str(entry.seq), f"{entry.created_at:%Y-%m-%d %H:%M:%S}", entry.rule_ref or "",
-                      entry.kind.value, (entry.record or entry.subject or "")[:20], details[:120])
+        table.add_row(
+            str(entry.seq),
+            f"{entry.created_at:%Y-%m-%d %H:%M:%S}",
+            entry.rule_ref or "",
+            entry.kind.value,
+            (entry.record or entry.subject or "")[:20],
+            details[:120],
+        )
     console.print(table)
 
 
@@ -50,8 +62,7 @@ def verify(json: bool = JsonOption) -> None:
     _, ledger = open_ledger()
     report = ledger.verify()
     if json:
-        emit_json({"ok": report.ok, "entries": report.count, "broken_at": report.broken_at,
-                   "reason": report.reason})
+        emit_json({"ok": report.ok, "entries": report.count, "broken_at": report.broken_at, "reason": report.reason})
     if not report.ok:
         raise HygieneError(f"chain broken at entry {report.broken_at}: {report.reason}")
     if not json:
@@ -60,8 +71,11 @@ def verify(json: bool = JsonOption) -> None:
 
 @ledger_app.command("show")
 @user_errors
-def show(run: str | None = typer.Option(None, "--run", help="A run id (default: the newest run)."),
-         controller: str | None = typer.Option(None, "--controller"), json: bool = JsonOption) -> None:
+def show(
+    run: str | None = typer.Option(None, "--run", help="A run id (default: the newest run)."),
+    controller: str | None = typer.Option(None, "--controller"),
+    json: bool = JsonOption,
+) -> None:
     """The entries of one run."""
     _, ledger = open_ledger()
     run_id = run or newest_run(ledger, controller)
@@ -81,16 +95,25 @@ def newest_run(ledger: Ledger, controller: str | None) -> str | None:
 
 @ledger_app.command("prove")
 @user_errors
-def prove(controller: str = typer.Option(..., "--controller"), email: str = typer.Option(..., "--email"),
-          json: bool = JsonOption) -> None:
+def prove(
+    controller: str = typer.Option(..., "--controller"),
+    email: str = typer.Option(..., "--email"),
+    json: bool = JsonOption,
+) -> None:
     """Everything the evidence says about one person, found by recomputing their pseudonym locally."""
     settings, ledger = open_ledger()
     subject = pseudonym(settings.key_for(controller), SUBJECT, email)
     entries = list(ledger.entries(controller=controller, subject=subject))
     statements = [statement(e) for e in entries]
     if json:
-        emit_json({"controller": controller, "subject": subject, "entries": [entry_row(e) for e in entries],
-                   "statements": statements})
+        emit_json(
+            {
+                "controller": controller,
+                "subject": subject,
+                "entries": [entry_row(e) for e in entries],
+                "statements": statements,
+            }
+        )
         return
     if not entries:
         console.print(f"no evidence about this person under {controller}'s key")
@@ -101,23 +124,35 @@ def prove(controller: str = typer.Option(..., "--controller"), email: str = type
 def statement(entry: Entry) -> str:
     result = entry.payload.get("result") or entry.payload.get("decision") or entry.kind.value
     system = entry.payload.get("system", "")
-    return f"{entry.created_at:%Y-%m-%d %H:%M} UTC: {entry.kind.value} {result} on {system} under rule " \
-           f"{entry.rule_ref} (entry {entry.seq}, run {entry.run_id})"
+    return (
+        f"{entry.created_at:%Y-%m-%d %H:%M} UTC: {entry.kind.value} {result} on {system} under rule "
+        f"{entry.rule_ref} (entry {entry.seq}, run {entry.run_id})"
+    )
 
 
 def hold_row(hold: Hold) -> dict[str, Any]:
-    return {"id": hold.hold_id, "controller": hold.controller, "subject": hold.subject, "record": hold.record,
-            "reason": hold.reason, "set_at": hold.set_at, "set_by": hold.set_by, "released_at": hold.released_at}
+    return {
+        "id": hold.hold_id,
+        "controller": hold.controller,
+        "subject": hold.subject,
+        "record": hold.record,
+        "reason": hold.reason,
+        "set_at": hold.set_at,
+        "set_by": hold.set_by,
+        "released_at": hold.released_at,
+    }
 
 
 @hold_app.command("add")
 @user_errors
-def hold_add(controller: str = typer.Option(..., "--controller"),
-             email: str | None = typer.Option(None, "--email", help="Hold everything about this person."),
-             record: str | None = typer.Option(None, "--record", help="Hold one record: SYSTEM:ID."),
-             reason: str = typer.Option(..., "--reason", help="Why (a dispute, an unpaid invoice); no names."),
-             set_by: str = typer.Option("data protection officer", "--set-by", help="A role, not a name."),
-             json: bool = JsonOption) -> None:
+def hold_add(
+    controller: str = typer.Option(..., "--controller"),
+    email: str | None = typer.Option(None, "--email", help="Hold everything about this person."),
+    record: str | None = typer.Option(None, "--record", help="Hold one record: SYSTEM:ID."),
+    reason: str = typer.Option(..., "--reason", help="Why (a dispute, an unpaid invoice); no names."),
+    set_by: str = typer.Option("data protection officer", "--set-by", help="A role, not a name."),
+    json: bool = JsonOption,
+) -> None:
     """Keep a person's or a record's data despite due deletions (GDPR Art. 17(3)(e))."""
     if (email is None) == (record is None):
         raise HygieneError("hold add: give exactly one of --email or --record")
@@ -125,7 +160,9 @@ def hold_add(controller: str = typer.Option(..., "--controller"),
     key = settings.key_for(controller)
     try:
         hold = HoldStore(ledger).add(
-            controller, reason=reason, set_by=set_by,
+            controller,
+            reason=reason,
+            set_by=set_by,
             subject=pseudonym(key, SUBJECT, email) if email else None,
             record=pseudonym(key, RECORD, record) if record else None,
         )
@@ -139,9 +176,11 @@ def hold_add(controller: str = typer.Option(..., "--controller"),
 
 @hold_app.command("list")
 @user_errors
-def hold_list(controller: str = typer.Option(..., "--controller"),
-              all_holds: bool = typer.Option(False, "--all", help="Include released holds."),
-              json: bool = JsonOption) -> None:
+def hold_list(
+    controller: str = typer.Option(..., "--controller"),
+    all_holds: bool = typer.Option(False, "--all", help="Include released holds."),
+    json: bool = JsonOption,
+) -> None:
     """The controller's holds."""
     _, ledger = open_ledger()
     holds = HoldStore(ledger).list(controller, active_only=not all_holds)
@@ -152,16 +191,21 @@ def hold_list(controller: str = typer.Option(..., "--controller"),
     for column in ("id", "on", "reason", "set", "released"):
         table.add_column(column)
     for hold in holds:
-        table.add_row(str(hold.hold_id), (hold.subject or hold.record or "")[:20], hold.reason,
-                      f"{hold.set_at:%Y-%m-%d} by {hold.set_by}",
-                      f"{hold.released_at:%Y-%m-%d}" if hold.released_at else "")
+        table.add_row(
+            str(hold.hold_id),
+            (hold.subject or hold.record or "")[:20],
+            hold.reason,
+            f"{hold.set_at:%Y-%m-%d} by {hold.set_by}",
+            f"{hold.released_at:%Y-%m-%d}" if hold.released_at else "",
+        )
     console.print(table)
 
 
 @hold_app.command("release")
 @user_errors
-def hold_release(hold_id: int, released_by: str = typer.Option("data protection officer", "--by"),
-                 json: bool = JsonOption) -> None:
+def hold_release(
+    hold_id: int, released_by: str = typer.Option("data protection officer", "--by"), json: bool = JsonOption
+) -> None:
     """End a hold; its records fall back under their rules at the next run."""
     _, ledger = open_ledger()
     hold = HoldStore(ledger).release(hold_id, released_by=released_by)

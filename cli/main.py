@@ -7,6 +7,7 @@ import sys
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
+from cli.attest import attest
 from cli.demo import demo
 from cli.evidence import hold_app, ledger_app
 from cli.output import errors
@@ -24,6 +25,7 @@ app.command("deadline")(deadline_command)
 app.command("schedule")(schedule_command)
 app.command("demo")(demo)
 app.command("run")(run)
+app.command("attest")(attest)
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(hold_app, name="hold")
 

@@ -27,12 +27,14 @@ def check(json: bool = JsonOption) -> None:
     directory = policies_dir()
     loaded, problems = check_directory(directory)
     if json:
-        emit_json({
-            "ok": not problems,
-            "policies": [{"controller": p.controller, "rules": len(p.rules)} for p in loaded],
-            "rules": sum(len(p.rules) for p in loaded),
-            "problems": [str(p) for p in problems],
-        })
+        emit_json(
+            {
+                "ok": not problems,
+                "policies": [{"controller": p.controller, "rules": len(p.rules)} for p in loaded],
+                "rules": sum(len(p.rules) for p in loaded),
+                "problems": [str(p) for p in problems],
+            }
+        )
     else:
         for policy in loaded:
             console.print(f"[green]ok[/green] {policy.controller}: {len(policy.rules)} rules")
@@ -70,31 +72,57 @@ def show(controller: str, json: bool = JsonOption) -> None:
     policy = load_policy(policies_dir(), controller)
     rules = [rule_summary(policy, rule) for rule in policy.rules]
     if json:
-        emit_json({"controller": policy.controller, "name": policy.name, "country": policy.country.value,
-                   "timezone": policy.timezone, "rules": rules})
+        emit_json(
+            {
+                "controller": policy.controller,
+                "name": policy.name,
+                "country": policy.country.value,
+                "timezone": policy.timezone,
+                "rules": rules,
+            }
+        )
         return
     table = Table(title=f"{policy.name} ({policy.country.value}, {policy.timezone})", show_lines=True)
     for column in ("ref", "promise (quote)", "window", "cadence", "action"):
         table.add_column(column)
     for rule, summary in zip(policy.rules, rules, strict=True):
-        window = ", ".join(f"{k} {v}" for k, v in (("not before", rule.window.not_before),
-                                                   ("deadline", rule.window.deadline)) if v) or "-"
-        table.add_row(rule.ref, f"{rule.title}\n[dim]“{rule.quote.text}”[/dim]", window,
-                      summary["cadence"] or "on demand", rule.action.value)
+        window = (
+            ", ".join(
+                f"{k} {v}" for k, v in (("not before", rule.window.not_before), ("deadline", rule.window.deadline)) if v
+            )
+            or "-"
+        )
+        table.add_row(
+            rule.ref,
+            f"{rule.title}\n[dim]“{rule.quote.text}”[/dim]",
+            window,
+            summary["cadence"] or "on demand",
+            rule.action.value,
+        )
     console.print(table)
 
 
 @policies_app.command("window")
 @user_errors
-def window(controller: str, ref: str, trigger: str = typer.Option(..., help="ISO 8601 datetime with offset"),
-           json: bool = JsonOption) -> None:
+def window(
+    controller: str,
+    ref: str,
+    trigger: str = typer.Option(..., help="ISO 8601 datetime with offset"),
+    json: bool = JsonOption,
+) -> None:
     """The window a rule gives a record whose clock started at TRIGGER."""
     policy = load_policy(policies_dir(), controller)
     rule = find_rule(policy, ref)
     moment = parse_datetime(trigger, "--trigger")
     computed = window_for(policy, rule, moment)
-    document = {"controller": policy.controller, "ref": rule.ref, "trigger": computed.trigger,
-                "not_before": computed.not_before, "deadline": computed.deadline, "timezone": policy.timezone}
+    document = {
+        "controller": policy.controller,
+        "ref": rule.ref,
+        "trigger": computed.trigger,
+        "not_before": computed.not_before,
+        "deadline": computed.deadline,
+        "timezone": policy.timezone,
+    }
     if json:
         emit_json(document)
     else:
@@ -111,15 +139,23 @@ def answer_period(policy: Policy) -> tuple[Period, str]:
     return policy.bound(rule.window.deadline), f"rule {rule.ref}"
 
 
-def deadline(controller: str, received: str = typer.Option(..., help="ISO date the request was received"),
-             extended: bool = typer.Option(False, "--extended", help="Also the deadline extended by two months."),
-             json: bool = JsonOption) -> None:
+def deadline(
+    controller: str,
+    received: str = typer.Option(..., help="ISO date the request was received"),
+    extended: bool = typer.Option(False, "--extended", help="Also the deadline extended by two months."),
+    json: bool = JsonOption,
+) -> None:
     """The last day to answer a rights request received on RECEIVED."""
     policy = load_policy(policies_dir(), controller)
     day = parse_date(received, "--received")
     period, source = answer_period(policy)
-    document: dict[str, Any] = {"controller": policy.controller, "received": day, "period": str(period),
-                                "source": source, "deadline": answer_deadline(day, period, policy.country)}
+    document: dict[str, Any] = {
+        "controller": policy.controller,
+        "received": day,
+        "period": str(period),
+        "source": source,
+        "deadline": answer_deadline(day, period, policy.country),
+    }
     if extended:
         # Art. 12(3): extendable "by two further months", counted from the receipt like the first month
         total = Period(years=period.years, months=period.months + GDPR_EXTENSION.months, days=period.days)
@@ -132,26 +168,38 @@ def deadline(controller: str, received: str = typer.Option(..., help="ISO date t
             console.print(f"extended: {document['extended_deadline'].isoformat()}")
 
 
-def schedule(controller: str = typer.Option(..., "--controller"),
-             after: str = typer.Option(..., help="ISO 8601 datetime with offset"),
-             count: int = typer.Option(3, min=1, max=1000), json: bool = JsonOption) -> None:
+def schedule(
+    controller: str = typer.Option(..., "--controller"),
+    after: str = typer.Option(..., help="ISO 8601 datetime with offset"),
+    count: int = typer.Option(3, min=1, max=1000),
+    json: bool = JsonOption,
+) -> None:
     """The next COUNT runs of each scheduled rule of a controller, in its time zone."""
     policy = load_policy(policies_dir(), controller)
     start = parse_datetime(after, "--after")
-    runs = [
-        (rule, next_runs(rule.cadence, start, count, policy.zone) if rule.cadence else [])
-        for rule in policy.rules
-    ]
+    runs = [(rule, next_runs(rule.cadence, start, count, policy.zone) if rule.cadence else []) for rule in policy.rules]
     if json:
-        emit_json([{"ref": rule.ref, "id": rule.id, "cadence": rule.cadence.describe() if rule.cadence else None,
-                    "runs": times} for rule, times in runs])
+        emit_json(
+            [
+                {
+                    "ref": rule.ref,
+                    "id": rule.id,
+                    "cadence": rule.cadence.describe() if rule.cadence else None,
+                    "runs": times,
+                }
+                for rule, times in runs
+            ]
+        )
         return
     table = Table(title=f"next runs, {policy.controller} ({policy.timezone})")
     for column in ("ref", "cadence", "runs"):
         table.add_column(column)
     for rule, times in runs:
-        table.add_row(rule.ref, rule.cadence.describe() if rule.cadence else "on demand (no cadence)",
-                      "\n".join(t.isoformat() for t in times) or "-")
+        table.add_row(
+            rule.ref,
+            rule.cadence.describe() if rule.cadence else "on demand (no cadence)",
+            "\n".join(t.isoformat() for t in times) or "-",
+        )
     console.print(table)
 
 

@@ -15,11 +15,14 @@ from hygiene.policies import find_rule, load_policy
 
 
 @user_errors
-def run(controller: str, ref: str,
-        dry_run: bool = typer.Option(False, "--dry-run", help="Plan and record; delete nothing."),
-        as_of: str | None = typer.Option(None, "--as-of", help="Plan as of this ISO datetime (with offset)."),
-        approve: bool = typer.Option(False, "--approve", help="Approve a run above the rule's safety limit."),
-        json: bool = JsonOption) -> None:
+def run(
+    controller: str,
+    ref: str,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Plan and record; delete nothing."),
+    as_of: str | None = typer.Option(None, "--as-of", help="Plan as of this ISO datetime (with offset)."),
+    approve: bool = typer.Option(False, "--approve", help="Approve a run above the rule's safety limit."),
+    json: bool = JsonOption,
+) -> None:
     """Enforce one rule of a controller now."""
     policy = load_policy(policies_dir(), controller)
     rule = find_rule(policy, ref)
@@ -44,7 +47,12 @@ def print_results(results: list[dict[str, Any]]) -> None:
         table.add_column(column)
     for r in results:
         counts = r["counts"]
-        table.add_row(r["rule"], r["system"], *(str(counts[k]) for k in ("keep", "due", "overdue", "held")),
-                      str(r["deleted"]) + (" (dry run)" if r["dry_run"] else ""), str(r["failed"]),
-                      "–".join(map(str, r["ledger_range"] or [])))
+        table.add_row(
+            r["rule"],
+            r["system"],
+            *(str(counts[k]) for k in ("keep", "due", "overdue", "held")),
+            str(r["deleted"]) + (" (dry run)" if r["dry_run"] else ""),
+            str(r["failed"]),
+            "–".join(map(str, r["ledger_range"] or [])),
+        )
     console.print(table)

@@ -12,6 +12,8 @@ from hygiene.ledger import EntryKind, Ledger
 
 #: how long a paused run waits for a person before it stops without deleting
 APPROVAL_TIMEOUT = timedelta(hours=24)
+#: how often the paused run asks the server for an answer
+POLL_SECONDS = 2
 
 
 class Approval(RunInput):
@@ -26,9 +28,18 @@ def ask_for_approval(ctx: RunContext, ledger: Ledger, message: str) -> bool:
     answer = pause_flow_run(
         wait_for_input=Approval.with_initial_data(description=f"**Approval needed.** {message}. Approve?"),
         timeout=int(APPROVAL_TIMEOUT.total_seconds()),
+        poll_interval=POLL_SECONDS,
     )
-    ledger.append([ctx.draft(EntryKind.ATTESTATION, {
-        "question": "safety limit", "approved": answer.approve, "role": answer.role[:80],
-    })])
+    ledger.append(
+        [
+            ctx.draft(
+                EntryKind.ATTESTATION,
+                {
+                    "question": "safety limit",
+                    "approved": answer.approve,
+                    "role": answer.role[:80],
+                },
+            )
+        ]
+    )
     return bool(answer.approve)
-

@@ -89,3 +89,21 @@ class Connector(Protocol):
     def verify_absent(self, record_ids: Sequence[str]) -> list[AbsenceProof]:
         """Re-read the system and prove each record is gone."""
         ...
+
+
+@runtime_checkable
+class SubjectSearch(Protocol):
+    """What rights requests need of a system: find one person's records, and read them for an export.
+
+    A connector offers it where the system can be searched by the person (Mailchimp search-members, HubSpot
+    search by email, Gmail `from:`/`to:`, a scan of an export or a sheet). `subject` is the identifying value
+    (an email) and never leaves memory.
+    """
+
+    def records_of(self, subject: str) -> Iterator[Record]:
+        """Every record of this system that belongs to the person."""
+        ...
+
+    def export(self, record_ids: Sequence[str]) -> Iterator[Mapping[str, object]]:
+        """The personal data held in these records, field by field, for an access or portability answer."""
+        ...

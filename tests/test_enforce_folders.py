@@ -33,8 +33,7 @@ def expected(manifest: FolderManifest, kind: str, ref: str) -> dict[Decision, se
     out: dict[Decision, set[str]] = {d: set() for d in Decision}
     for file in manifest.of_kind(kind):
         assert file.dated is not None
-        window = window_for(CALMO, rule, datetime(file.dated.year, file.dated.month, file.dated.day,
-                                                  tzinfo=CALMO.zone))
+        window = window_for(CALMO, rule, datetime(file.dated.year, file.dated.month, file.dated.day, tzinfo=CALMO.zone))
         if window.not_before is not None and window.not_before >= AS_OF:
             out[Decision.KEEP].add(file.relative)
         elif window.deadline is not None and window.deadline < AS_OF:
@@ -65,9 +64,7 @@ def test_a_run_deletes_exactly_the_due_files_and_reports_the_overdue(
 
 
 @pytest.mark.usefixtures("prefect_server")
-def test_a_dry_run_deletes_nothing_and_records_what_it_would_do(
-    calmo_drive: FolderManifest, database_url: str
-) -> None:
+def test_a_dry_run_deletes_nothing_and_records_what_it_would_do(calmo_drive: FolderManifest, database_url: str) -> None:
     from flows.enforce import enforce_rule
 
     before = remaining(calmo_drive, "logbook")
@@ -85,3 +82,25 @@ def test_a_rerun_is_a_no_op(calmo_drive: FolderManifest, database_url: str) -> N
     enforce_rule("calmo", "K2", as_of=AS_OF, approved=True, pause_for_approval=False)
     [again] = enforce_rule("calmo", "K2", as_of=AS_OF, approved=True, pause_for_approval=False)
     assert again["deleted"] == 0 and again["counts"]["due"] == again["counts"]["overdue"] == 0
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_the_run_page_shows_counts_overdue_pseudonyms_and_the_ledger_range(
+    calmo_drive: FolderManifest, database_url: str
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from flows.enforce import enforce_rule
+
+    [result] = enforce_rule("calmo", "K2", as_of=AS_OF, approved=True, pause_for_approval=False)
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["calmo-k2-logbooks"]))
+        )
+    [page] = [a for a in artifacts if isinstance(a.data, str) and result["run_id"] in a.data]
+    first, last = result["ledger_range"]
+    assert isinstance(page.data, str)
+    assert f"| overdue | {result['counts']['overdue']} |" in page.data
+    assert f"ledger entries {first}–{last}" in page.data
+    assert page.data.count("`record:…") == result["overdue"] > 0

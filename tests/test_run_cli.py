@@ -56,9 +56,12 @@ def test_ledger_verify_counts_the_entries_then_names_an_edited_one(
     count = Ledger(database_url).last_seq()
     assert verified.code == 0 and f"chain verified: {count} entries" in verified.out
     with sqlite3.connect(database_url.removeprefix("sqlite:///")) as conn:
-        table = next(name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
-                     if name.endswith("ledger"))
-        conn.execute(f"UPDATE {table} SET rule_ref = 'K1' WHERE seq = 3")  # noqa: S608
+        table = next(
+            name
+            for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            if name.endswith("ledger")
+        )
+        conn.execute(f"UPDATE {table} SET rule_ref = 'K1' WHERE seq = 3")
     assert "chain broken at entry 3" in one_line(cli("ledger", "verify"))
 
 
@@ -74,8 +77,17 @@ def test_ledger_prove_finds_a_person_by_recomputing_their_pseudonym(
 
 def test_a_legal_hold_keeps_a_due_logbook(cli, calmo_drive: FolderManifest, database_url: str) -> None:
     logbook = oldest_logbook(calmo_drive)
-    added = cli("hold", "add", "--controller", "calmo", "--email", logbook.subject,
-                "--reason", "complaint under review", "--json")
+    added = cli(
+        "hold",
+        "add",
+        "--controller",
+        "calmo",
+        "--email",
+        logbook.subject,
+        "--reason",
+        "complaint under review",
+        "--json",
+    )
     assert added.code == 0
     result = cli("run", "calmo", "K2", "--as-of", AS_OF.isoformat(), "--approve", "--json").json()[0]
     assert result["counts"]["held"] == 1
@@ -85,8 +97,9 @@ def test_a_legal_hold_keeps_a_due_logbook(cli, calmo_drive: FolderManifest, data
     assert not (calmo_drive.root / logbook.relative).exists()
 
 
-def test_an_unreadable_folder_is_one_line(cli, database_url: str, monkeypatch: pytest.MonkeyPatch,
-                                          tmp_path: Path) -> None:
+def test_an_unreadable_folder_is_one_line(
+    cli, database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("HYGIENE_CALMO_LOGBOOKS", str(tmp_path / "unplugged-drive"))
     assert "cannot be read" in one_line(cli("run", "calmo", "K2"))
 
@@ -96,8 +109,7 @@ def test_a_file_without_a_readable_date_stops_the_run_before_anything_is_deleted
 ) -> None:
     drive = calmo_folder(tmp_path / "drive", seed=3, now=AS_OF, undated=1)
     monkeypatch.setenv("HYGIENE_CALMO_LOGBOOKS", str(drive.root / "klientlogboeger"))
-    monkeypatch.setattr("integrations.registry.option",
-                        _with_pattern("Arkiv/*"))
+    monkeypatch.setattr("integrations.registry.option", _with_pattern("Arkiv/*"))
     before = remaining(drive, "logbook")
     line = one_line(cli("run", "calmo", "K2", "--as-of", AS_OF.isoformat(), "--approve"))
     assert "no readable date" in line
