@@ -67,8 +67,13 @@ def test_a_rerun_after_sigkill_finishes_without_doing_anything_twice(
     from flows.enforce import enforce_rule
 
     truth = expected(calmo_drive, "logbook", "K2")
-    killed = subprocess.run([sys.executable, "-c", CRASHING_RUN, point, AS_OF.isoformat()],
-                            capture_output=True, text=True, timeout=120, check=False)
+    killed = subprocess.run(
+        [sys.executable, "-c", CRASHING_RUN, point, AS_OF.isoformat()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert killed.returncode == -9, killed.stderr
     ledger = Ledger(database_url)
     assert len(ledger.open_intents("calmo", "K2")) == len(truth[Decision.DUE] | truth[Decision.OVERDUE]) > 0
@@ -78,8 +83,11 @@ def test_a_rerun_after_sigkill_finishes_without_doing_anything_twice(
     assert remaining(calmo_drive, "logbook") == truth[Decision.KEEP]
     assert ledger.open_intents("calmo", "K2") == []
     assert ledger.verify().ok
-    deletions = Counter(e.record for e in ledger.entries(controller="calmo", kinds=[EntryKind.OUTCOME])
-                        if e.payload.get("result") == "deleted")
+    deletions = Counter(
+        e.record
+        for e in ledger.entries(controller="calmo", kinds=[EntryKind.OUTCOME])
+        if e.payload.get("result") == "deleted"
+    )
     assert set(deletions.values()) == {1}, "every record is deleted exactly once"
     assert len(deletions) == len(truth[Decision.DUE] | truth[Decision.OVERDUE])
     assert rerun["recovered"] == len(deletions)

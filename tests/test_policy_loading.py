@@ -52,30 +52,59 @@ def _one_error(result_err: str) -> str:
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
-        ("    action: delete\n    exemptions: [legal_hold, bookkeeping_duty]\n    reading: >-\n      \"Fra",
-         "    action: obliterate\n    exemptions: [legal_hold, bookkeeping_duty]\n    reading: >-\n      \"Fra",
-         "policies/clienti.yaml: rule C1: action: 'obliterate' is not one of"),
-        ("window: {deadline: 5 days}", "window: {deadline: 5 dayz}",
-         "policies/clienti.yaml: rule C1: window.deadline: '5 dayz' is not a period"),
-        ("    title: Delete a newsletter recipient at the latest 5 days after the unsubscribe\n", "",
-         "policies/clienti.yaml: rule C1: title: missing"),
-        ("timezone: Europe/Copenhagen", "timezone: Europe/Aalborg",
-         "policies/clienti.yaml: timezone: unknown time zone 'Europe/Aalborg'"),
-        ("    cadence: {cron: \"0 6 * * *\"}\n    action: delete",
-         "    cadence: {cron: \"0 6 * * 1\"}\n    action: delete",
-         "policies/clienti.yaml: rule C1: cadence: cron '0 6 * * 1' cannot keep the deadline '5 days'"),
-        ("senest 5 dage efter afmeldelsen.", "senest 3 dage efter afmeldelsen.",
-         "policies/clienti.yaml: rule C1: quote.text: the quote no longer appears in clienti.notice.txt"),
-        ("systems: [mailchimp, hubspot]\n      records: newsletter",
-         "systems: [mailchimp, salesforce]\n      records: newsletter",
-         "policies/clienti.yaml: rule C1: covers.systems: unknown system 'salesforce'"),
+        (
+            '    action: delete\n    exemptions: [legal_hold, bookkeeping_duty]\n    reading: >-\n      "Fra',
+            '    action: obliterate\n    exemptions: [legal_hold, bookkeeping_duty]\n    reading: >-\n      "Fra',
+            "policies/clienti.yaml: rule C1: action: 'obliterate' is not one of",
+        ),
+        (
+            "window: {deadline: 5 days}",
+            "window: {deadline: 5 dayz}",
+            "policies/clienti.yaml: rule C1: window.deadline: '5 dayz' is not a period",
+        ),
+        (
+            "    title: Delete a newsletter recipient at the latest 5 days after the unsubscribe\n",
+            "",
+            "policies/clienti.yaml: rule C1: title: missing",
+        ),
+        (
+            "timezone: Europe/Copenhagen",
+            "timezone: Europe/Aalborg",
+            "policies/clienti.yaml: timezone: unknown time zone 'Europe/Aalborg'",
+        ),
+        (
+            '    cadence: {cron: "0 6 * * *"}\n    action: delete',
+            '    cadence: {cron: "0 6 * * 1"}\n    action: delete',
+            "policies/clienti.yaml: rule C1: cadence: cron '0 6 * * 1' cannot keep the deadline '5 days'",
+        ),
+        (
+            "senest 5 dage efter afmeldelsen.",
+            "senest 3 dage efter afmeldelsen.",
+            "policies/clienti.yaml: rule C1: quote.text: the quote no longer appears in clienti.notice.txt",
+        ),
+        (
+            "systems: [mailchimp, hubspot]\n      records: newsletter",
+            "systems: [mailchimp, salesforce]\n      records: newsletter",
+            "policies/clienti.yaml: rule C1: covers.systems: unknown system 'salesforce'",
+        ),
     ],
-    ids=["unknown-action", "bad-period", "missing-field", "unknown-zone", "weekly-cannot-keep-5-days",
-         "quote-not-in-notice", "unknown-system"],
+    ids=[
+        "unknown-action",
+        "bad-period",
+        "missing-field",
+        "unknown-zone",
+        "weekly-cannot-keep-5-days",
+        "quote-not-in-notice",
+        "unknown-system",
+    ],
 )
 def test_a_broken_policy_is_one_line_naming_file_rule_and_field(
-    policy_copy: Editor, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-    old: str, new: str, expected: str,
+    policy_copy: Editor,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    old: str,
+    new: str,
+    expected: str,
 ) -> None:
     policy_copy("clienti", lambda text: text.replace(old, new, 1))
     result = run_cli(capsys, monkeypatch, "policies", "check")
@@ -88,8 +117,12 @@ def test_a_broken_policy_is_one_line_naming_file_rule_and_field(
 def test_the_weekly_cadence_message_shows_the_worst_case_delay(
     policy_copy: Editor, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    policy_copy("clienti", lambda t: t.replace('cadence: {cron: "0 6 * * *"}\n    action: delete',
-                                               'cadence: {cron: "0 6 * * 1"}\n    action: delete', 1))
+    policy_copy(
+        "clienti",
+        lambda t: t.replace(
+            'cadence: {cron: "0 6 * * *"}\n    action: delete', 'cadence: {cron: "0 6 * * 1"}\n    action: delete', 1
+        ),
+    )
     line = _one_error(run_cli(capsys, monkeypatch, "policies", "check").err)
     assert "delay 6 days 6 hours" in line
 

@@ -30,7 +30,10 @@ def needles(manifest: FolderManifest) -> set[str]:
 
 @pytest.mark.usefixtures("prefect_server")
 def test_no_seeded_name_reaches_the_ledger_prefect_logs_or_artifacts(
-    calmo_drive: FolderManifest, database_url: str, prefect_server: str, capfd: pytest.CaptureFixture[str],
+    calmo_drive: FolderManifest,
+    database_url: str,
+    prefect_server: str,
+    capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     from flows.enforce import enforce_rule

@@ -33,17 +33,34 @@ PROMISES = {
     # Clienti (DK): "senest 5 dage efter afmeldelsen"; across the spring DST change
     "C1": Promise("clienti", "2026-03-27T10:00+01:00", None, "2026-04-01T23:59:59+02:00", DAILY_6, "delete"),
     # "minimum hver 12. måned": reviewed after 12 months, within the next month
-    "C2": Promise("clienti", "2025-01-31T12:00+01:00", "2026-01-31T23:59:59+01:00", "2026-02-28T23:59:59+01:00",
-                  MONTHLY_7, "flag_for_review"),
+    "C2": Promise(
+        "clienti",
+        "2025-01-31T12:00+01:00",
+        "2026-01-31T23:59:59+01:00",
+        "2026-02-28T23:59:59+01:00",
+        MONTHLY_7,
+        "flag_for_review",
+    ),
     # "efter 24 måneder" from a leap day: 28 Feb, and the 29 March deadline already in summer time
-    "C3": Promise("clienti", "2024-02-29T12:00+01:00", "2026-02-28T23:59:59+01:00", "2026-03-29T23:59:59+02:00",
-                  MONTHLY_7, "delete"),
-    "C4": Promise("clienti", "2020-06-30T12:00+02:00", "2025-06-30T23:59:59+02:00", "2025-07-30T23:59:59+02:00",
-                  MONTHLY_7, "delete"),
+    "C3": Promise(
+        "clienti",
+        "2024-02-29T12:00+01:00",
+        "2026-02-28T23:59:59+01:00",
+        "2026-03-29T23:59:59+02:00",
+        MONTHLY_7,
+        "delete",
+    ),
+    "C4": Promise(
+        "clienti",
+        "2020-06-30T12:00+02:00",
+        "2025-06-30T23:59:59+02:00",
+        "2025-07-30T23:59:59+02:00",
+        MONTHLY_7,
+        "delete",
+    ),
     "C5": Promise("clienti", None, None, None, ON_DEMAND, "none"),
     # "senest inden for 30 dage": 31 Jan + 30 days
-    "C6": Promise("clienti", "2026-01-31T09:00+01:00", None, "2026-03-02T23:59:59+01:00", ON_DEMAND,
-                  "answer_request"),
+    "C6": Promise("clienti", "2026-01-31T09:00+01:00", None, "2026-03-02T23:59:59+01:00", ON_DEMAND, "answer_request"),
     "C7": Promise("clienti", None, None, None, DAILY_6, "detect_and_flag"),
     # Stressfri (NO): "manuelt slettet hver mnd."
     "S1": Promise("stressfri", "2026-01-31T10:00+01:00", None, "2026-03-07T23:59:59+01:00", MONTHLY_8, "attest"),
@@ -53,18 +70,20 @@ PROMISES = {
     # "tidligst etter 5 år": no deadline stated
     "S4": Promise("stressfri", "2021-02-28T10:00+01:00", "2026-02-28T23:59:59+01:00", None, MONTHLY_7, "delete"),
     # bokføringsloven: 5 years from the end of the financial year; reviewed every August
-    "S5": Promise("stressfri", "2020-03-15T10:00+01:00", "2025-12-31T23:59:59+01:00", None, AUGUST,
-                  "flag_for_review"),
+    "S5": Promise("stressfri", "2020-03-15T10:00+01:00", "2025-12-31T23:59:59+01:00", None, AUGUST, "flag_for_review"),
     "S6": Promise("stressfri", None, None, None, ON_DEMAND, "none"),
-    "S7": Promise("stressfri", "2026-04-01T09:00+02:00", None, "2026-05-01T23:59:59+02:00", ON_DEMAND,
-                  "answer_request"),
+    "S7": Promise(
+        "stressfri", "2026-04-01T09:00+02:00", None, "2026-05-01T23:59:59+02:00", ON_DEMAND, "answer_request"
+    ),
     "S8": Promise("stressfri", "2026-12-31T10:00+01:00", None, "2027-04-02T23:59:59+02:00", QUARTERLY, "delete"),
     # Calmo (DK): "minimum 5 år i henhold til gældende krav fra SKAT": from the financial year's end
-    "K1": Promise("calmo", "2020-06-15T10:00+02:00", "2025-12-31T23:59:59+01:00", "2026-01-31T23:59:59+01:00",
-                  MONTHLY_7, "delete"),
+    "K1": Promise(
+        "calmo", "2020-06-15T10:00+02:00", "2025-12-31T23:59:59+01:00", "2026-01-31T23:59:59+01:00", MONTHLY_7, "delete"
+    ),
     # "i minimum 1 år hvorefter de løbende slettes"
-    "K2": Promise("calmo", "2025-05-10T00:00+02:00", "2026-05-10T23:59:59+02:00", "2026-06-10T23:59:59+02:00",
-                  MONTHLY_7, "delete"),
+    "K2": Promise(
+        "calmo", "2025-05-10T00:00+02:00", "2026-05-10T23:59:59+02:00", "2026-06-10T23:59:59+02:00", MONTHLY_7, "delete"
+    ),
     "K3": Promise("calmo", None, None, None, ON_DEMAND, "verify_identity"),
     "K4": Promise("calmo", "2026-11-20T15:30+01:00", None, "2026-11-23T23:59:59+01:00", ON_DEMAND, "notify"),
     # Balance (DK)
@@ -74,13 +93,19 @@ PROMISES = {
     "B4": Promise("balance", "2026-06-30T10:00+02:00", None, "2026-08-06T23:59:59+02:00", MONTHLY_8, "attest"),
     "B5": Promise("balance", "2026-06-30T10:00+02:00", None, "2026-08-06T23:59:59+02:00", MONTHLY_8, "attest"),
     # "gemmes juridisk i op til 5 år": bogføringsloven, from the financial year's end
-    "B6": Promise("balance", "2020-06-15T10:00+02:00", "2025-12-31T23:59:59+01:00", "2026-01-31T23:59:59+01:00",
-                  MONTHLY_7, "attest"),
-    "B7": Promise("balance", "2026-01-31T09:00+01:00", None, "2026-02-28T23:59:59+01:00", ON_DEMAND,
-                  "answer_request"),
+    "B6": Promise(
+        "balance",
+        "2020-06-15T10:00+02:00",
+        "2025-12-31T23:59:59+01:00",
+        "2026-01-31T23:59:59+01:00",
+        MONTHLY_7,
+        "attest",
+    ),
+    "B7": Promise("balance", "2026-01-31T09:00+01:00", None, "2026-02-28T23:59:59+01:00", ON_DEMAND, "answer_request"),
     # Balansekonomi (SE)
-    "E1": Promise("balansekonomi", "2025-03-17T09:00+01:00", None, "2025-04-17T23:59:59+02:00", ON_DEMAND,
-                  "answer_request"),
+    "E1": Promise(
+        "balansekonomi", "2025-03-17T09:00+01:00", None, "2025-04-17T23:59:59+02:00", ON_DEMAND, "answer_request"
+    ),
     "E2": Promise("balansekonomi", None, None, None, DAILY_6, "flag_for_review"),
     "E3": Promise("balansekonomi", None, None, None, DAILY_6, "detect_and_flag"),
 }
@@ -94,14 +119,25 @@ def test_the_rule_keeps_its_promise(
     shown = run_cli(capsys, monkeypatch, "policies", "show", promise.controller, "--json").json()
     rule = next(r for r in shown["rules"] if r["ref"] == ref)
     assert rule["action"] == promise.action
-    schedule = run_cli(capsys, monkeypatch, "schedule", "--controller", promise.controller,
-                       "--after", "2026-11-23T00:00:00+01:00", "--count", "2", "--json").json()
+    schedule = run_cli(
+        capsys,
+        monkeypatch,
+        "schedule",
+        "--controller",
+        promise.controller,
+        "--after",
+        "2026-11-23T00:00:00+01:00",
+        "--count",
+        "2",
+        "--json",
+    ).json()
     assert next(s["runs"] for s in schedule if s["ref"] == ref) == promise.runs
     if promise.trigger is None:
         assert rule["trigger"] is None or (rule["not_before"], rule["deadline"]) == (None, None)
         return
-    window = run_cli(capsys, monkeypatch, "policies", "window", promise.controller, ref,
-                     "--trigger", promise.trigger, "--json").json()
+    window = run_cli(
+        capsys, monkeypatch, "policies", "window", promise.controller, ref, "--trigger", promise.trigger, "--json"
+    ).json()
     assert (window["not_before"], window["deadline"]) == (promise.not_before, promise.deadline)
 
 
@@ -116,8 +152,12 @@ def test_the_rule_keeps_its_promise(
     ],
 )
 def test_a_rights_request_deadline_follows_the_controllers_promise(
-    controller: str, received: str, deadline: str, extended: str,
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    controller: str,
+    received: str,
+    deadline: str,
+    extended: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     result = run_cli(capsys, monkeypatch, "deadline", controller, "--received", received, "--extended", "--json")
     assert result.code == 0
