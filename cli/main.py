@@ -13,6 +13,7 @@ from cli.evidence import hold_app, ledger_app
 from cli.output import errors
 from cli.policies import deadline_command, policies_app, schedule_command
 from cli.runs import run
+from cli.sandbox import sandbox_app
 
 app = typer.Typer(
     help="Keep the retention and deletion promises of privacy policies, with evidence.",
@@ -28,6 +29,7 @@ app.command("run")(run)
 app.command("attest")(attest)
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(hold_app, name="hold")
+app.add_typer(sandbox_app, name="sandbox")
 
 
 def main() -> None:
@@ -43,3 +45,7 @@ def main() -> None:
     except typer.Abort:
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()
