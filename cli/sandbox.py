@@ -93,7 +93,7 @@ def seed(
         "gmail",
         "v1",
         client_options={"api_endpoint": info["gmail"]["api_endpoint"]},
-        credentials=Credentials(token=info["gmail"]["access_token"]),
+        credentials=Credentials(token=info["gmail"]["access_token"]),  # type: ignore[no-untyped-call]
         static_discovery=True,
     )
     mailbox = seed_stressfri_mailbox(gmail, now, default_customers(customers, now=now, rng_seed=rng_seed), rng_seed)
