@@ -43,6 +43,11 @@ class RunContext:
     def controller(self) -> str:
         return self.policy.controller
 
+    @property
+    def holds_apply(self) -> bool:
+        """Whether legal holds keep this system's records; see `holds_apply`."""
+        return holds_apply(self.policy, self.system)
+
     def record_pseudonym(self, record: Record) -> str:
         # the system is part of the id: a HubSpot contact 17 and a Mailchimp member 17 are different records
         return pseudonym(self.key, RECORD, f"{self.system}:{record.record_id}")
@@ -62,6 +67,16 @@ class RunContext:
         )
 
 
+def holds_apply(policy: Policy, system: str) -> bool:
+    """False when the system's option `holds: ignore` says a hold does not keep its records.
+
+    Clienti C1: where a legal hold or the bookkeeping duty applies the person is still removed from the mailing
+    list (the list is marketing use, which must end), and only the CRM record is kept. A hold names a subject
+    across systems, so the list system opts out of holds instead of every hold naming its systems.
+    """
+    return policy.systems[system].options.get("holds") != "ignore"
+
+
 @dataclass
 class RunPlan:
     """What a run found: counts per decision, and the records to act on (in memory only, never persisted)."""
@@ -77,11 +92,14 @@ class BatchResult:
     deleted: int = 0
     failed: int = 0
     still_present: int = 0
+    #: subject pseudonyms of the records proven erased, for the suppression list
+    erased: list[str] = field(default_factory=list)
 
     def __iadd__(self, other: BatchResult) -> BatchResult:
         self.deleted += other.deleted
         self.failed += other.failed
         self.still_present += other.still_present
+        self.erased += other.erased
         return self
 
 
@@ -91,7 +109,7 @@ class SafetyVerdict:
     message: str
 
 
-class _Evidence:
+class Evidence:
     """Buffers drafts and appends them in batched transactions."""
 
     def __init__(self, ledger: Ledger) -> None:
@@ -110,18 +128,27 @@ class _Evidence:
 
 
 def start_run(ctx: RunContext, ledger: Ledger) -> None:
-    ledger.append([
-        ctx.draft(EntryKind.RUN_STARTED, {
-            "as_of": ctx.as_of.isoformat(), "dry_run": ctx.dry_run, "action": ctx.rule.action.value,
-        })
-    ])
+    ledger.append(
+        [
+            ctx.draft(
+                EntryKind.RUN_STARTED,
+                {
+                    "as_of": ctx.as_of.isoformat(),
+                    "dry_run": ctx.dry_run,
+                    "action": ctx.rule.action.value,
+                    **({} if ctx.holds_apply else {"holds": "ignored on this system (system option holds: ignore)"}),
+                },
+            )
+        ]
+    )
 
 
 def plan_run(ctx: RunContext, connector: Connector, ledger: Ledger, holds: HoldIndex) -> RunPlan:
     """Stream the system once: decide every record, record the held ones, close intents a crash left open."""
-    rule, evidence, summary = ctx.rule, _Evidence(ledger), PlanSummary()
-    open_intents = {e.record: e for e in ledger.open_intents(ctx.controller, rule.ref)
-                    if e.payload.get("system") == ctx.system}
+    rule, evidence, summary = ctx.rule, Evidence(ledger), PlanSummary()
+    open_intents = {
+        e.record: e for e in ledger.open_intents(ctx.controller, rule.ref) if e.payload.get("system") == ctx.system
+    }
     seen_open: set[str] = set()
     actionable: list[Planned] = []
     overdue: list[str] = []
@@ -131,25 +158,33 @@ def plan_run(ctx: RunContext, connector: Connector, ledger: Ledger, holds: HoldI
 
     assert rule.trigger is not None
     records = connector.records(rule.covers.selection, rule.trigger.event)
-    for planned in plan(_noting_open(records, ctx, open_intents, seen_open), ctx.policy, rule, ctx.as_of,
-                        hold_reason, summary):
+    for planned in plan(
+        _noting_open(records, ctx, open_intents, seen_open), ctx.policy, rule, ctx.as_of, hold_reason, summary
+    ):
         if planned.decision is Decision.HELD:
-            evidence.add(ctx.draft(EntryKind.DECISION, {"decision": "held", "reason": _reason_kind(planned)},
-                                   planned.record))
+            evidence.add(
+                ctx.draft(EntryKind.DECISION, {"decision": "held", "reason": reason_kind(planned)}, planned.record)
+            )
         elif planned.decision in (Decision.DUE, Decision.OVERDUE):
             actionable.append(planned)
             if planned.decision is Decision.OVERDUE:
                 overdue.append(ctx.record_pseudonym(planned.record))
             if ctx.dry_run:
-                evidence.add(ctx.draft(EntryKind.DECISION, {"decision": planned.decision.value,
-                                                            "would": rule.action.value}, planned.record))
+                evidence.add(
+                    ctx.draft(
+                        EntryKind.DECISION,
+                        {"decision": planned.decision.value, "would": rule.action.value},
+                        planned.record,
+                    )
+                )
     recovered = _close_open_intents(ctx, evidence, open_intents, seen_open)
     evidence.flush()
     return RunPlan(summary=summary, actionable=actionable, overdue=overdue, recovered=recovered)
 
 
-def _noting_open(records: Iterable[Record], ctx: RunContext, open_intents: dict[str | None, Entry],
-                 seen: set[str]) -> Iterator[Record]:
+def _noting_open(
+    records: Iterable[Record], ctx: RunContext, open_intents: dict[str | None, Entry], seen: set[str]
+) -> Iterator[Record]:
     """Pass records through; when a crash left intents open, note which of their records still exist."""
     for record in records:
         if open_intents:
@@ -159,21 +194,44 @@ def _noting_open(records: Iterable[Record], ctx: RunContext, open_intents: dict[
         yield record
 
 
-def _close_open_intents(ctx: RunContext, evidence: _Evidence, open_intents: dict[str | None, Entry],
-                        seen: set[str]) -> int:
+def _close_open_intents(
+    ctx: RunContext, evidence: Evidence, open_intents: dict[str | None, Entry], seen: set[str]
+) -> int:
     for reference, intent in open_intents.items():
         still_there = reference in seen
         result = "not_executed" if still_there else "deleted"
-        detail = ("the record was still present after the interruption and is planned again" if still_there
-                  else "absent when the system was listed again after the interruption")
-        evidence.add(EntryDraft.outcome(intent, run_id=ctx.run_id, payload={
-            "system": ctx.system, "result": result, "detail": detail,
-            "proof_digest": response_digest(f"relisted:{ctx.run_id}:{reference}:{still_there}"),
-        }))
+        detail = (
+            "the record was still present after the interruption and is planned again"
+            if still_there
+            else "absent when the system was listed again after the interruption"
+        )
+        evidence.add(
+            EntryDraft.outcome(
+                intent,
+                run_id=ctx.run_id,
+                payload={
+                    "system": ctx.system,
+                    "result": result,
+                    "detail": detail,
+                    "proof_digest": response_digest(f"relisted:{ctx.run_id}:{reference}:{still_there}"),
+                },
+            )
+        )
     return len(open_intents)
 
 
-def _reason_kind(planned: Planned) -> str:
+def record_findings(ctx: RunContext, ledger: Ledger, found: Iterable[tuple[Record, dict[str, object]]]) -> int:
+    """A FINDING entry per (record, details); details name a kind and a field, never a value. Returns the count."""
+    evidence = Evidence(ledger)
+    count = 0
+    for record, details in found:
+        evidence.add(ctx.draft(EntryKind.FINDING, details, record))
+        count += 1
+    evidence.flush()
+    return count
+
+
+def reason_kind(planned: Planned) -> str:
     """Holds carry free text a person wrote; evidence keeps only which kind of exemption applied."""
     return planned.reason if planned.reason in {"bookkeeping_duty", "newsletter_recipient"} else "legal_hold"
 
@@ -183,8 +241,11 @@ def safety_verdict(rule: Rule, found: RunPlan) -> SafetyVerdict:
     limit, seen, due = rule.safety_limit, found.summary.seen, len(found.actionable)
     share = due / seen if seen else 0.0
     if due > limit.max_count or (due > 10 and share > limit.max_share):
-        return SafetyVerdict(True, f"rule {rule.ref} would delete {due} of {seen} records ({share:.0%}), above "
-                                   f"its safety limit ({limit.max_share:.0%} or {limit.max_count} records)")
+        return SafetyVerdict(
+            True,
+            f"rule {rule.ref} would delete {due} of {seen} records ({share:.0%}), above "
+            f"its safety limit ({limit.max_share:.0%} or {limit.max_count} records)",
+        )
     return SafetyVerdict(False, f"{due} of {seen} records ({share:.0%}) within the safety limit")
 
 
@@ -196,15 +257,24 @@ def batches(items: Sequence[Planned], size: int) -> Iterator[list[Planned]]:
 
 def act_on_batch(ctx: RunContext, connector: Connector, ledger: Ledger, batch: Sequence[Planned]) -> BatchResult:
     """Intent, permanent deletion, re-read, outcome: one batch, evidence on both sides of the vendor call."""
-    intents = ledger.append([
-        EntryDraft.intent(
-            controller=ctx.controller, run_id=ctx.run_id, rule_ref=ctx.rule.ref, action=ctx.rule.action.value,
-            record=ctx.record_pseudonym(p.record), subject=ctx.subject_pseudonym(p.record),
-            payload={"system": ctx.system, "decision": p.decision.value,
-                     "permanent": connector.capabilities.permanent_delete},
-        )
-        for p in batch
-    ])
+    intents = ledger.append(
+        [
+            EntryDraft.intent(
+                controller=ctx.controller,
+                run_id=ctx.run_id,
+                rule_ref=ctx.rule.ref,
+                action=ctx.rule.action.value,
+                record=ctx.record_pseudonym(p.record),
+                subject=ctx.subject_pseudonym(p.record),
+                payload={
+                    "system": ctx.system,
+                    "decision": p.decision.value,
+                    "permanent": connector.capabilities.permanent_delete,
+                },
+            )
+            for p in batch
+        ]
+    )
     ids = [p.record.record_id for p in batch]
     receipts = {r.record_id: r for r in connector.delete(ids)}
     proofs = {p.record_id: p for p in connector.verify_absent(ids)}
@@ -214,11 +284,18 @@ def act_on_batch(ctx: RunContext, connector: Connector, ledger: Ledger, batch: S
         for intent, rid in zip(intents, ids, strict=True)
     ]
     ledger.append(outcomes)
+    if connector.capabilities.permanent_delete:
+        result.erased = [
+            ctx.subject_pseudonym(p.record)
+            for p, outcome in zip(batch, outcomes, strict=True)
+            if str(outcome.payload["result"]).startswith("deleted")
+        ]
     return result
 
 
-def _outcome(ctx: RunContext, receipt: Receipt | None, proof: AbsenceProof | None, tally: BatchResult
-             ) -> dict[str, object]:
+def _outcome(
+    ctx: RunContext, receipt: Receipt | None, proof: AbsenceProof | None, tally: BatchResult
+) -> dict[str, object]:
     absent = proof is not None and proof.absent
     if receipt is not None and receipt.ok and absent:
         tally.deleted += 1
@@ -263,18 +340,40 @@ class RunReport:
         return [mask(reference) for reference in self.overdue]
 
 
-def finish_run(ctx: RunContext, ledger: Ledger, found: RunPlan, acted: BatchResult,
-               stopped: str | None = None) -> RunReport:
+def finish_run(
+    ctx: RunContext, ledger: Ledger, found: RunPlan, acted: BatchResult, stopped: str | None = None
+) -> RunReport:
     counts = found.summary.as_dict()
-    ledger.append([ctx.draft(EntryKind.RUN_FINISHED, {
-        "counts": counts, "deleted": acted.deleted, "failed": acted.failed, "still_present": acted.still_present,
-        "recovered_intents": found.recovered, "stopped": stopped, "dry_run": ctx.dry_run,
-    })])
+    ledger.append(
+        [
+            ctx.draft(
+                EntryKind.RUN_FINISHED,
+                {
+                    "counts": counts,
+                    "deleted": acted.deleted,
+                    "failed": acted.failed,
+                    "still_present": acted.still_present,
+                    "recovered_intents": found.recovered,
+                    "stopped": stopped,
+                    "dry_run": ctx.dry_run,
+                },
+            )
+        ]
+    )
     return RunReport(
-        controller=ctx.controller, rule_ref=ctx.rule.ref, system=ctx.system, run_id=ctx.run_id,
-        dry_run=ctx.dry_run, counts=counts, deleted=acted.deleted, failed=acted.failed,
-        still_present=acted.still_present, overdue=found.overdue, recovered=found.recovered,
-        ledger_range=ledger.range_of(ctx.run_id), stopped=stopped,
+        controller=ctx.controller,
+        rule_ref=ctx.rule.ref,
+        system=ctx.system,
+        run_id=ctx.run_id,
+        dry_run=ctx.dry_run,
+        counts=counts,
+        deleted=acted.deleted,
+        failed=acted.failed,
+        still_present=acted.still_present,
+        overdue=found.overdue,
+        recovered=found.recovered,
+        ledger_range=ledger.range_of(ctx.run_id),
+        stopped=stopped,
     )
 
 

@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Column, MetaData, String, Table, select
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hygiene.connector import AbsenceProof, Capabilities, Connector, Receipt, Record
 from hygiene.ledger_schema import DEFAULT_PREFIX, utc_now_text
@@ -54,24 +54,29 @@ class SuppressionList:
 
     def add(self, controller: str, system: str, subjects: Iterable[str], rule_ref: str | None = None) -> int:
         """Remember erased subjects; one already on the list keeps its first erasure time. Returns rows added."""
-        rows = [
-            {"controller": controller, "system": system, "subject": subject, "rule_ref": rule_ref,
-             "erased_at": utc_now_text()}
-            for subject in dict.fromkeys(subjects)
-        ]
-        if any(not is_pseudonym(row["subject"]) for row in rows):
+        unique = list(dict.fromkeys(subjects))
+        if not all(is_pseudonym(subject) for subject in unique):
             raise ValueError("the suppression list takes subject pseudonyms only, never the value itself")
-        if not rows:
+        if not unique:
             return 0
+        erased_at = utc_now_text()
+        rows = [
+            {
+                "controller": controller,
+                "system": system,
+                "subject": subject,
+                "rule_ref": rule_ref,
+                "erased_at": erased_at,
+            }
+            for subject in unique
+        ]
         with write_transaction(self.engine) as conn:
             dialect = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
             result = conn.execute(dialect(self.table).on_conflict_do_nothing(), rows)
             return max(result.rowcount, 0)
 
     def subjects(self, controller: str, system: str) -> frozenset[str]:
-        query = select(self.table.c.subject).where(
-            self.table.c.controller == controller, self.table.c.system == system
-        )
+        query = select(self.table.c.subject).where(self.table.c.controller == controller, self.table.c.system == system)
         with connection(self.engine) as conn:
             return frozenset(conn.execute(query).scalars())
 
@@ -90,8 +95,11 @@ class ReappearanceWatch:
 
     def watch(self, records: Iterable[Record]) -> Iterator[Record]:
         for record in records:
-            if (self.suppressed and record.attributes.get(REENTRY) != SIGNUP_FORM
-                    and self.subject_pseudonym(record) in self.suppressed):
+            if (
+                self.suppressed
+                and record.attributes.get(REENTRY) != SIGNUP_FORM
+                and self.subject_pseudonym(record) in self.suppressed
+            ):
                 self.reappeared.append(record)
             yield record
 

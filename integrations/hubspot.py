@@ -17,10 +17,12 @@ unsubscribe time as trigger: the newsletter is streamed and each 100 of its emai
 search (`email IN`). The CRM must therefore be enforced before the list, or the list deletion would erase the
 trigger of a CRM record whose deletion fails.
 
-Exemptions and re-entry, from options: `bookkeeping_when: lifecyclestage=customer` marks contacts the
-bookkeeping duty covers (C4: agreements with customers are kept 5 years), so C1 keeps their CRM record while it
-erases them from the list; `signup_source: hs_object_source=FORM` names the property that shows a contact was
-created by a form submission (HubSpot's "Record source"), which makes a contact that was erased before a new,
+Exemptions and re-entry, from options: `bookkeeping_when: lifecyclestage=customer` marks, among the contacts
+found through the newsletter, those the bookkeeping duty covers (C4: what ties to a customer agreement is kept
+5 years): C1 then erases them from the list and keeps the CRM record, whose end the customer rules (C3, C4)
+decide, not the unsubscribe. It is not applied to the customer rules themselves, which would hold them all.
+`signup_source: hs_object_source=FORM` names the property that shows a contact was created by a form
+submission (HubSpot's "Record source"; the default), which makes a contact that was erased before a new,
 consented signup rather than a re-import.
 
 Deleting: `POST .../contacts/gdpr-delete`, one call per contact (there is no batch form; archive is a
@@ -35,15 +37,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, tzinfo
+from functools import partial
 from itertools import islice
 from typing import Any
 
 from hubspot import HubSpot
 from hubspot.crm.contacts.exceptions import ApiException
 from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from hygiene.connector import (
     AbsenceProof,
@@ -56,7 +59,7 @@ from hygiene.connector import (
     response_digest,
 )
 from hygiene.suppression import REENTRY, SIGNUP_FORM
-from integrations.pacing import TRANSIENT_STATUSES, Backoff, Throttle
+from integrations.pacing import TRANSIENT_STATUSES, Backoff, RetrySettings, Throttle
 
 SEARCH_LIMIT = 200
 LIST_LIMIT = 100
@@ -73,13 +76,15 @@ _ALWAYS_SET = frozenset({"createdate", "lastmodifieddate", "hs_object_id"})
 _PROPERTY_IN_MESSAGE = re.compile(r"""[Pp]roperty ['"]?([A-Za-z0-9_]+)""")
 
 
-class HubSpotSettings(BaseSettings):
+class HubSpotSettings(RetrySettings):
     """`HYGIENE_HUBSPOT_TOKEN` (a private app's access token) and, for the sandbox, `HYGIENE_HUBSPOT_HOST`."""
 
     model_config = SettingsConfigDict(env_prefix="HYGIENE_HUBSPOT_", extra="ignore")
 
     token: SecretStr | None = None
     host: str | None = None
+    #: the account's limit, calls/seconds; a system option `rate_limit` overrides it
+    rate_limit: str = "100/10"
 
 
 def hubspot_client(settings: HubSpotSettings) -> HubSpot:
@@ -119,10 +124,17 @@ class _Query:
 class HubSpotConnector:
     """The contacts of one HubSpot account."""
 
-    def __init__(self, client: HubSpot, *, tz: tzinfo, newsletter: Connector | None = None,
-                 bookkeeping_when: PropertyTest | None = None,
-                 signup_source: PropertyTest = PropertyTest("hs_object_source", "FORM"),
-                 rate: tuple[int, float] = (100, 10.0), backoff: Backoff | None = None) -> None:
+    def __init__(
+        self,
+        client: HubSpot,
+        *,
+        tz: tzinfo,
+        newsletter: Connector | None = None,
+        bookkeeping_when: PropertyTest | None = None,
+        signup_source: PropertyTest = PropertyTest("hs_object_source", "FORM"),
+        rate: tuple[int, float] = (100, 10.0),
+        backoff: Backoff | None = None,
+    ) -> None:
         self.client = client
         self.tz = tz
         self.newsletter = newsletter
@@ -131,8 +143,9 @@ class HubSpotConnector:
         self.backoff = backoff or Backoff()
         self.throttle = Throttle(*rate)
         self.search_throttle = Throttle(*SEARCH_RATE)
-        self.capabilities = Capabilities(system="hubspot", batch_size=BATCH_READ_MAX, permanent_delete=True,
-                                         rate_limit=RateLimit(rate[0], rate[1]))
+        self.capabilities = Capabilities(
+            system="hubspot", batch_size=BATCH_READ_MAX, permanent_delete=True, rate_limit=RateLimit(rate[0], rate[1])
+        )
 
     # reading --------------------------------------------------------------------------------------------
 
@@ -141,7 +154,11 @@ class HubSpotConnector:
             return self._newsletter_contacts(selection)
         query = self._query(selection, trigger)
         pages = self._search_pages(query) if query.filters or query.any_of else self._list_pages(query)
-        return (self._record(contact, query, None) for page in pages for contact in page)
+        return (
+            self._record(contact, query, None, f"page {number}, position {position}")
+            for number, page in enumerate(pages, start=1)
+            for position, contact in enumerate(page)
+        )
 
     def _query(self, selection: Mapping[str, str], trigger: str) -> _Query:
         any_of = tuple(p.strip() for p in selection.get("properties", "").split(",") if p.strip())
@@ -155,33 +172,39 @@ class HubSpotConnector:
 
     def _properties(self, query: _Query) -> list[str]:
         extra = [test.name for test in (self.bookkeeping_when, self.signup_source) if test is not None]
-        return list(dict.fromkeys(["email", *query.read, *([query.date_property] if query.date_property else []),
-                                   *extra]))
+        return list(
+            dict.fromkeys(["email", *query.read, *([query.date_property] if query.date_property else []), *extra])
+        )
 
     def _search_pages(self, query: _Query) -> Iterator[list[Any]]:
         """Search pages by a moving `hs_object_id GT` filter, so no query meets the 10,000-result cap."""
         last_id = 0
         while True:
-            groups = [[*self._filters(query), _filter("hs_object_id", "GT", str(last_id)), *extra]
-                      for extra in ([[_filter(p, "HAS_PROPERTY")] for p in query.any_of] or [[]])]
-            page = self._search(groups, self._properties(query), f"after id {last_id}")
+            groups = [
+                [*self._filters(query), _filter("hs_object_id", "GT", str(last_id)), *extra]
+                for extra in ([[_filter(p, "HAS_PROPERTY")] for p in query.any_of] or [[]])
+            ]
+            page = self._search(groups, self._properties(query), "a search page")
             yield page.results
             if not page.results or page.paging is None:
                 return
             last_id = max(int(contact.id) for contact in page.results)
 
     def _filters(self, query: _Query) -> list[dict[str, Any]]:
-        return [_filter(name, "HAS_PROPERTY") if value == "" else _filter(name, "EQ", value)
-                for name, value in query.filters]
+        return [
+            _filter(name, "HAS_PROPERTY") if value == "" else _filter(name, "EQ", value)
+            for name, value in query.filters
+        ]
 
     def _list_pages(self, query: _Query) -> Iterator[list[Any]]:
         after: str | None = None
         properties = self._properties(query)
         while True:
-            cursor = after
-            page = self._call(lambda: self.client.crm.contacts.basic_api.get_page(
-                limit=LIST_LIMIT, properties=properties, **({"after": cursor} if cursor else {})),
-                "listing contacts")
+            cursor = {"after": after} if after else {}
+            page = self._call(
+                partial(self.client.crm.contacts.basic_api.get_page, limit=LIST_LIMIT, properties=properties, **cursor),
+                "listing contacts",
+            )
             yield page.results
             after = page.paging.next.after if page.paging and page.paging.next else None
             if after is None:
@@ -190,39 +213,57 @@ class HubSpotConnector:
     def _newsletter_contacts(self, selection: Mapping[str, str]) -> Iterator[Record]:
         """The contacts of the newsletter's unsubscribed members, each with the member's unsubscribe time."""
         if self.newsletter is None:
-            raise ConnectorError("hubspot: the trigger unsubscribed_at is the newsletter's; name the newsletter "
-                                 "system in the hubspot system's option `newsletter`")
+            raise ConnectorError(
+                "hubspot: the trigger unsubscribed_at is the newsletter's; name the newsletter "
+                "system in the hubspot system's option `newsletter`"
+            )
         members = iter(self.newsletter.records(selection, NEWSLETTER_TRIGGER))
         query = _Query((), (), (), None)
         while chunk := {m.subject: m.trigger for m in islice(members, IN_VALUES_MAX)}:
-            page = self._search([[_filter("email", "IN", values=sorted(chunk))]], self._properties(query),
-                                "looking up the newsletter's unsubscribed members")
+            page = self._search(
+                [[_filter("email", "IN", values=sorted(chunk))]],
+                self._properties(query),
+                "looking up the newsletter's unsubscribed members",
+            )
             for contact in page.results:
                 email = str((contact.properties or {}).get("email") or "").strip().lower()
                 if email in chunk:
-                    yield self._record(contact, query, chunk[email])
+                    yield self._with_exemption(self._record(contact, query, chunk[email], ""), contact)
 
     def _search(self, groups: list[list[dict[str, Any]]], properties: list[str], where: str) -> Any:
-        body = {"filterGroups": [{"filters": filters} for filters in groups], "properties": properties,
-                "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}], "limit": SEARCH_LIMIT}
-        return self._call(lambda: self.client.crm.contacts.search_api.do_search(public_object_search_request=body),
-                          f"searching contacts ({where})", throttle=self.search_throttle)
+        body = {
+            "filterGroups": [{"filters": filters} for filters in groups],
+            "properties": properties,
+            "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+            "limit": SEARCH_LIMIT,
+        }
+        return self._call(
+            lambda: self.client.crm.contacts.search_api.do_search(public_object_search_request=body),
+            f"searching contacts ({where})",
+            throttle=self.search_throttle,
+        )
 
-    def _record(self, contact: Any, query: _Query, trigger: datetime | None) -> Record:
+    def _record(self, contact: Any, query: _Query, trigger: datetime | None, where: str) -> Record:
+        """One contact as a record; a malformed one stops the stream, named by its place, never its content."""
         properties = dict(contact.properties or {})
         email = str(properties.get("email") or "").strip().lower()
         if query.date_property is not None:
             trigger = _moment(properties.get(query.date_property), self.tz)
             if trigger is None:
-                raise ConnectorError(f"hubspot: a contact has an unreadable {query.date_property} (among the ids "
-                                     f"streamed after the previous page); nothing was planned or deleted")
+                raise ConnectorError(
+                    f"hubspot: a contact at {where} has an unreadable {query.date_property}; "
+                    "nothing was planned or deleted"
+                )
         attributes = {name: str(properties[name]) for name in query.read if properties.get(name) is not None}
-        if self.bookkeeping_when is not None and self.bookkeeping_when.holds(properties):
-            attributes["exemption"] = "bookkeeping_duty"
         if self.signup_source.holds(properties):
             attributes[REENTRY] = SIGNUP_FORM
         # a contact without an email is still a person's record; its id stands in as the subject
         return Record(str(contact.id), email or f"hubspot-contact:{contact.id}", trigger, attributes)
+
+    def _with_exemption(self, record: Record, contact: Any) -> Record:
+        if self.bookkeeping_when is None or not self.bookkeeping_when.holds(contact.properties or {}):
+            return record
+        return replace(record, attributes={**record.attributes, "exemption": "bookkeeping_duty"})
 
     # deleting and proving -------------------------------------------------------------------------------
 
@@ -232,8 +273,11 @@ class HubSpotConnector:
 
     def _gdpr_delete(self, record_id: str) -> Receipt:
         try:
-            self._call(lambda: self.client.crm.contacts.basic_api.purge(
-                public_gdpr_delete_input={"objectId": record_id}), "gdpr-delete", raw=True)
+            self._call(
+                lambda: self.client.crm.contacts.basic_api.purge(public_gdpr_delete_input={"objectId": record_id}),
+                "gdpr-delete",
+                raw=True,
+            )
         except _NotFound as missing:
             return Receipt(record_id, True, "already erased (404)", response_digest(f"404:{missing.body}"))
         return Receipt(record_id, True, "gdpr-delete accepted (204)", response_digest(f"204:gdpr-delete:{record_id}"))
@@ -243,19 +287,30 @@ class HubSpotConnector:
         proofs: list[AbsenceProof] = []
         for chunk in _chunks(record_ids, BATCH_READ_MAX):
             body = {"inputs": [{"id": record_id} for record_id in chunk], "properties": ["hs_object_id"]}
-            answer = self._call(lambda: self.client.crm.contacts.batch_api.read(  # noqa: B023
-                batch_read_input_simple_public_object_id=body, archived=False), "re-reading contacts")
+            answer = self._call(
+                partial(
+                    self.client.crm.contacts.batch_api.read,
+                    batch_read_input_simple_public_object_id=body,
+                    archived=False,
+                ),
+                "re-reading contacts",
+            )
             present = {str(found.id) for found in answer.results or []}
             digest = response_digest(json.dumps(sorted(present)) + json.dumps(sorted(chunk)))
-            proofs += [AbsenceProof(record_id, record_id not in present,
-                                    "batch/read: still present" if record_id in present
-                                    else "batch/read: not found", digest) for record_id in chunk]
+            proofs += [
+                AbsenceProof(
+                    record_id,
+                    record_id not in present,
+                    "batch/read: still present" if record_id in present else "batch/read: not found",
+                    digest,
+                )
+                for record_id in chunk
+            ]
         return proofs
 
     # calls and errors -----------------------------------------------------------------------------------
 
-    def _call(self, call: Callable[[], Any], doing: str, *, throttle: Throttle | None = None,
-              raw: bool = False) -> Any:
+    def _call(self, call: Callable[[], Any], doing: str, *, throttle: Throttle | None = None, raw: bool = False) -> Any:
         pace = throttle or self.throttle
 
         def paced() -> Any:
@@ -274,17 +329,23 @@ class HubSpotConnector:
         if status == 401:
             return ConnectorError("hubspot: the access token was refused (401); check HYGIENE_HUBSPOT_TOKEN")
         if status == 403:
-            return ConnectorError(f"hubspot: {doing} is not allowed for this token (403); grant the private app "
-                                  "the crm.objects.contacts scopes")
+            return ConnectorError(
+                f"hubspot: {doing} is not allowed for this token (403); grant the private app "
+                "the crm.objects.contacts scopes"
+            )
         if status == 400:
             named = _property_named(error.body)
             if named:
-                return ConnectorError(f"hubspot: {doing} was refused (400): the rule selects the property "
-                                      f"'{named}', which this account does not define")
+                return ConnectorError(
+                    f"hubspot: {doing} was refused (400): the rule selects the property "
+                    f"'{named}', which this account does not define"
+                )
             return ConnectorError(f"hubspot: {doing} was refused (400); check the rule's selection")
         if status in TRANSIENT_STATUSES or status is None:
-            return ConnectorError(f"hubspot: {doing} failed {self.backoff.attempts} times (HTTP {status}); nothing "
-                                  "was deleted that was not proven due; run again later")
+            return ConnectorError(
+                f"hubspot: {doing} failed {self.backoff.attempts} times (HTTP {status}); nothing "
+                "was deleted that was not proven due; run again later"
+            )
         return ConnectorError(f"hubspot: {doing} was refused (HTTP {status})")
 
 

@@ -36,17 +36,19 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import httpx
 import mailchimp_marketing
 from mailchimp_marketing.api_client import ApiClientError
 from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from hygiene.connector import AbsenceProof, Capabilities, ConnectorError, Receipt, Record, response_digest
+from hygiene.detection import MERGE_PREFIX
 from hygiene.suppression import REENTRY, SIGNUP_FORM
-from integrations.pacing import TRANSIENT_STATUSES, Backoff
+from integrations.pacing import TRANSIENT_STATUSES, Backoff, RetrySettings
 
 PAGE_SIZE = 1000
 #: up to this many operations are sent as direct calls; more go through one `POST /batches`
@@ -60,17 +62,20 @@ _TRIGGER_FIELDS = {
 }
 _SELECTION_KEYS = {"status", "merge_fields"}
 _SUBSCRIBER_HASH = re.compile(r"[0-9a-f]{32}")
-#: a detector's view of a member's merge fields: attribute "merge:PHONE" holds the value, in memory only
-MERGE_PREFIX = "merge:"
 
 
-class MailchimpSettings(BaseSettings):
+class MailchimpSettings(RetrySettings):
     """`HYGIENE_MAILCHIMP_API_KEY` (ends in -<dc>) and, for the sandbox, `HYGIENE_MAILCHIMP_HOST`."""
 
     model_config = SettingsConfigDict(env_prefix="HYGIENE_MAILCHIMP_", extra="ignore")
 
     api_key: SecretStr | None = None
     host: str | None = None
+    #: seconds before the first poll of a `/batches` run
+    batch_poll_first: float = 0.2
+
+    def polling(self) -> BatchPolling:
+        return BatchPolling(first=self.batch_poll_first)
 
 
 @dataclass(frozen=True)
@@ -105,8 +110,15 @@ class MailchimpConnector:
     # Mailchimp limits simultaneous connections (10 per key), not calls; this connector holds one at a time.
     capabilities = Capabilities(system="mailchimp", batch_size=2000, permanent_delete=True, rate_limit=None)
 
-    def __init__(self, client: mailchimp_marketing.Client, list_id: str, *, backoff: Backoff | None = None,
-                 polling: BatchPolling | None = None, http: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        client: mailchimp_marketing.Client,
+        list_id: str,
+        *,
+        backoff: Backoff | None = None,
+        polling: BatchPolling | None = None,
+        http: httpx.Client | None = None,
+    ) -> None:
         self.client = client
         self.list_id = list_id
         self.backoff = backoff or Backoff()
@@ -122,9 +134,17 @@ class MailchimpConnector:
         fields = [*_MEMBER_FIELDS, *([date_field] if date_field else []), *(["merge_fields"] if with_merge else [])]
         offset = 0
         while True:
-            page = self._call(lambda: self.client.lists.get_list_members_info(
-                self.list_id, fields=[*(f"members.{f}" for f in fields), "total_items"], count=PAGE_SIZE,
-                offset=offset, **({"status": status} if status else {})), "reading members")
+            page = self._call(
+                partial(
+                    self.client.lists.get_list_members_info,
+                    self.list_id,
+                    fields=[*(f"members.{f}" for f in fields), "total_items"],
+                    count=PAGE_SIZE,
+                    offset=offset,
+                    **({"status": status} if status else {}),
+                ),
+                "reading members",
+            )
             members = page.get("members") if isinstance(page, dict) else None
             if not isinstance(members, list):
                 raise ConnectorError(f"mailchimp list {self.list_id}: the page at offset {offset} is not a member list")
@@ -136,8 +156,10 @@ class MailchimpConnector:
 
     def merge_field_tags(self) -> list[str]:
         """The tags of the audience's merge fields (B1: a field may exist without holding data yet)."""
-        answer = self._call(lambda: self.client.lists.get_list_merge_fields(
-            self.list_id, count=PAGE_SIZE, fields=["merge_fields.tag"]), "reading merge fields")
+        answer = self._call(
+            lambda: self.client.lists.get_list_merge_fields(self.list_id, count=PAGE_SIZE, fields=["merge_fields.tag"]),
+            "reading merge fields",
+        )
         return [str(item.get("tag")) for item in answer.get("merge_fields") or []]
 
     def _check_selection(self, selection: Mapping[str, str], trigger: str) -> tuple[str | None, bool]:
@@ -145,24 +167,32 @@ class MailchimpConnector:
         if unknown:
             raise ConnectorError(f"mailchimp: unknown selection {sorted(unknown)}; use status, merge_fields")
         if trigger and trigger not in _TRIGGER_FIELDS:
-            raise ConnectorError(f"mailchimp: no member date answers the trigger '{trigger}'; "
-                                 f"use one of {sorted(_TRIGGER_FIELDS)}")
+            raise ConnectorError(
+                f"mailchimp: no member date answers the trigger '{trigger}'; use one of {sorted(_TRIGGER_FIELDS)}"
+            )
         status = selection.get("status")
         if trigger == "unsubscribed_at" and status != "unsubscribed":
-            raise ConnectorError("mailchimp: the trigger unsubscribed_at needs the selection status: unsubscribed "
-                                 "(last_changed is the unsubscribe time only for unsubscribed members)")
+            raise ConnectorError(
+                "mailchimp: the trigger unsubscribed_at needs the selection status: unsubscribed "
+                "(last_changed is the unsubscribe time only for unsubscribed members)"
+            )
         return status, selection.get("merge_fields") == "yes"
 
     def _record(self, member: Any, date_field: str | None, with_merge: bool, where: str) -> Record:
         """One member as a record; a malformed one stops the stream, named by its place, never its content."""
         problem = _member_problem(member, date_field)
         if problem:
-            raise ConnectorError(f"mailchimp list {self.list_id}: a malformed member at {where} ({problem}); "
-                                 "nothing was planned or deleted")
+            raise ConnectorError(
+                f"mailchimp list {self.list_id}: a malformed member at {where} ({problem}); "
+                "nothing was planned or deleted"
+            )
         attributes = {REENTRY: SIGNUP_FORM}  # Mailchimp refuses API re-imports of erased addresses
         if with_merge:
-            attributes |= {f"{MERGE_PREFIX}{tag}": str(value)
-                           for tag, value in (member.get("merge_fields") or {}).items() if _filled(value)}
+            attributes |= {
+                f"{MERGE_PREFIX}{tag}": str(value)
+                for tag, value in (member.get("merge_fields") or {}).items()
+                if _filled(value)
+            }
         moment = _moment(member.get(date_field)) if date_field else None
         return Record(member["id"], member["email_address"].strip().lower(), moment, attributes)
 
@@ -178,8 +208,9 @@ class MailchimpConnector:
         answers = self._each("GET", "", record_ids, params={"fields": "id,status"})
         return [_proof(record_id, answers[record_id]) for record_id in record_ids]
 
-    def _each(self, method: str, action: str, record_ids: Sequence[str],
-              params: Mapping[str, str] | None = None) -> dict[str, _Answer]:
+    def _each(
+        self, method: str, action: str, record_ids: Sequence[str], params: Mapping[str, str] | None = None
+    ) -> dict[str, _Answer]:
         for record_id in record_ids:
             if not _SUBSCRIBER_HASH.fullmatch(record_id):
                 raise ConnectorError("mailchimp: a record id is not a subscriber hash; nothing was sent")
@@ -202,8 +233,9 @@ class MailchimpConnector:
         status = int(getattr(answer, "status_code", 200))
         return _Answer(status, getattr(answer, "text", "") if status != 200 else json.dumps(answer, sort_keys=True))
 
-    def _batched(self, method: str, action: str, record_ids: Sequence[str],
-                 params: Mapping[str, str]) -> dict[str, _Answer]:
+    def _batched(
+        self, method: str, action: str, record_ids: Sequence[str], params: Mapping[str, str]
+    ) -> dict[str, _Answer]:
         """One `/batches` run, then again for the operations it reported as transiently failed."""
         answers: dict[str, _Answer] = {}
         pending = list(record_ids)
@@ -214,12 +246,17 @@ class MailchimpConnector:
                 break
         return answers
 
-    def _run_batch(self, method: str, action: str, record_ids: Sequence[str],
-                   params: Mapping[str, str]) -> dict[str, _Answer]:
+    def _run_batch(
+        self, method: str, action: str, record_ids: Sequence[str], params: Mapping[str, str]
+    ) -> dict[str, _Answer]:
         suffix = f"/{action}" if action else ""
         operations = [
-            {"method": method, "path": f"/lists/{self.list_id}/members/{record_id}{suffix}",
-             "operation_id": record_id, **({"params": dict(params)} if params else {})}
+            {
+                "method": method,
+                "path": f"/lists/{self.list_id}/members/{record_id}{suffix}",
+                "operation_id": record_id,
+                **({"params": dict(params)} if params else {}),
+            }
             for record_id in record_ids
         ]
         started = self._call(lambda: self.client.batches.start({"operations": operations}), "starting a batch")
@@ -236,8 +273,10 @@ class MailchimpConnector:
             if batch.get("status") == "finished":
                 return dict(batch)
             if waited >= self.polling.timeout:
-                raise ConnectorError(f"mailchimp: batch {batch_id} did not finish within {self.polling.timeout:.0f} s "
-                                     f"(status {batch.get('status')}); the next run checks what it did")
+                raise ConnectorError(
+                    f"mailchimp: batch {batch_id} did not finish within {self.polling.timeout:.0f} s "
+                    f"(status {batch.get('status')}); the next run checks what it did"
+                )
             time.sleep(pause)
             waited += pause
             pause = min(pause * 2, self.polling.longest)
@@ -250,8 +289,10 @@ class MailchimpConnector:
         try:
             return _parse_results(response)
         except (OSError, tarfile.TarError, ValueError, KeyError, TypeError) as error:
-            raise ConnectorError(f"mailchimp: the batch results archive could not be read ({type(error).__name__}); "
-                                 "nothing is assumed deleted") from None
+            raise ConnectorError(
+                f"mailchimp: the batch results archive could not be read ({type(error).__name__}); "
+                "nothing is assumed deleted"
+            ) from None
 
     # errors ---------------------------------------------------------------------------------------------
 
@@ -266,12 +307,15 @@ class MailchimpConnector:
         if status == 401:
             return ConnectorError("mailchimp: the API key was refused (401); check HYGIENE_MAILCHIMP_API_KEY")
         if status == 404:
-            return ConnectorError(f"mailchimp: list {self.list_id} does not exist in this account (404); "
-                                  "check the policy's list_id")
+            return ConnectorError(
+                f"mailchimp: list {self.list_id} does not exist in this account (404); check the policy's list_id"
+            )
         if status in TRANSIENT_STATUSES or status is None:
             reason = f"HTTP {status}" if status else "no connection"
-            return ConnectorError(f"mailchimp: {doing} failed {self.backoff.attempts} times ({reason}); nothing "
-                                  "was deleted that was not proven due; run again later")
+            return ConnectorError(
+                f"mailchimp: {doing} failed {self.backoff.attempts} times ({reason}); nothing "
+                "was deleted that was not proven due; run again later"
+            )
         return ConnectorError(f"mailchimp: {doing} was refused (HTTP {status})")
 
 

@@ -4,6 +4,10 @@ Both vendors answer 429 when a limit is hit and 5xx when they are unwell; both a
 bounds, and nothing else is. After the last attempt the caller turns the failure into one ConnectorError
 line. HubSpot also states its limit per rolling ten seconds (100 on Free/Starter, 190 on Professional and
 Enterprise): pacing calls to it beforehand costs less time than provoking and sleeping off 429s.
+
+A throttle paces one process. When several workers call the same account, the enforcement path sets
+`shared_pacer` for the duration of its vendor calls, and every throttle also waits its turn there (a Prefect
+global rate limit, see tasks/limits.py), so the account's limit holds across processes.
 """
 
 from __future__ import annotations
@@ -12,9 +16,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TypeVar
 
+from pydantic_settings import BaseSettings
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 T = TypeVar("T")
@@ -42,11 +48,27 @@ class Backoff:
         return retrying(call)
 
 
+class RetrySettings(BaseSettings):
+    """How long a vendor's transient failures are waited out; each vendor's settings set the env prefix."""
+
+    retry_attempts: int = 6
+    retry_first_wait: float = 0.5
+
+    def backoff(self) -> Backoff:
+        return Backoff(attempts=self.retry_attempts, first_wait=self.retry_first_wait)
+
+
 class Throttle:
     """At most `calls` in any rolling `per_seconds`, shared by the threads of one connector."""
 
-    def __init__(self, calls: int, per_seconds: float, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        calls: int,
+        per_seconds: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.calls = calls
         self.per_seconds = per_seconds
         self._clock = clock
@@ -63,9 +85,16 @@ class Throttle:
                     self._sent.popleft()
                 if len(self._sent) < self.calls:
                     self._sent.append(now)
-                    return
+                    break
                 pause = self._sent[0] + self.per_seconds - now
             self._sleep(max(pause, 0.001))
+        shared = shared_pacer.get()
+        if shared is not None:
+            shared(self)
+
+
+#: while set, every throttle's call also waits here: the account's limit as all processes share it
+shared_pacer: ContextVar[Callable[[Throttle], None] | None] = ContextVar("shared_pacer", default=None)
 
 
 def parse_rate(text: str) -> tuple[int, float]:

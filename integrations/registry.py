@@ -15,7 +15,12 @@ from hygiene.connector import Connector, ConnectorError
 from hygiene.policy import Policy, SystemKind
 from integrations.folder import DateSource, FolderConnector
 from integrations.gmail import GmailConnector, OffersRegister
+from integrations.hubspot import HubSpotConnector, HubSpotSettings, PropertyTest, hubspot_client
+from integrations.mailchimp import MailchimpConnector, MailchimpSettings, mailchimp_client
+from integrations.manual import RegisterConnector
+from integrations.pacing import parse_rate
 from integrations.spreadsheet import OfferSheet, SpreadsheetConnector
+from integrations.webnode import WebnodeConnector
 
 
 def option(policy: Policy, system: str, name: str, default: str | None = None) -> str | None:
@@ -41,24 +46,79 @@ def connector_for(policy: Policy, system: str) -> Connector:
                                DateSource(name_pattern=date_pattern), tz=policy.zone)
     if spec.kind is SystemKind.GMAIL:
         # the customer register is another system of the policy (Stressfri: the offers workbook, `register: offers`)
-        register, source = None, option(policy, system, "register")
-        if source is not None:
-            if source not in policy.systems or policy.systems[source].kind is not SystemKind.SPREADSHEET:
-                raise ConnectorError(f"{policy.controller}: system {system}: register must name a spreadsheet system")
-            password = os.environ.get(policy.systems[source].options.get("password_env", ""))
-            register = OffersRegister(
-                SpreadsheetConnector(
-                    Path(option(policy, source, "path") or ""),
-                    password=SecretStr(password) if password else None,
-                    sheet=OfferSheet(name=option(policy, source, "sheet", "Tilbud") or "Tilbud"),
-                    tz=policy.zone,
-                )
-            )
+        source = option(policy, system, "register")
+        workbook = connector_for(policy, source) if source in policy.systems else None
+        if source is not None and not isinstance(workbook, SpreadsheetConnector):
+            raise ConnectorError(f"{policy.controller}: system {system}: register must name a spreadsheet system")
         units = option(policy, system, "units_per_minute")
         return GmailConnector.from_environment(
             user_id=option(policy, system, "user_id", "me") or "me",
-            register=register,
+            register=OffersRegister(workbook) if isinstance(workbook, SpreadsheetConnector) else None,
             tz=policy.zone,
             units_per_minute=int(units) if units else None,
         )
+    if spec.kind is SystemKind.MAILCHIMP:
+        return mailchimp_connector(policy, system)
+    if spec.kind is SystemKind.HUBSPOT:
+        return hubspot_connector(policy, system)
+    if spec.kind is SystemKind.WEBNODE:
+        return WebnodeConnector(Path(_required(policy, system, "export")), tz=policy.zone)
+    if spec.kind is SystemKind.SPREADSHEET:
+        password_variable = spec.options.get("password_env")
+        password = os.environ.get(password_variable) if password_variable else None
+        return SpreadsheetConnector(
+            Path(_required(policy, system, "path")),
+            password=SecretStr(password) if password else None,
+            sheet=OfferSheet(name=spec.options.get("sheet", OfferSheet.name)),
+            tz=policy.zone,
+            password_setting=password_variable or "a password_env option for the system",
+        )
+    if spec.kind is SystemKind.MANUAL and has_register(policy, system):
+        return RegisterConnector(Path(_required(policy, system, "register")), system=system, tz=policy.zone)
     raise ConnectorError(f"{policy.controller}: system {system}: no connector for {spec.kind.value} systems yet")
+
+
+def has_register(policy: Policy, system: str) -> bool:
+    """Whether a hand-kept system names a register of its records; without one its checklist has no records."""
+    options = policy.systems[system].options
+    return "register" in options or "register_env" in options
+
+
+def _required(policy: Policy, system: str, name: str) -> str:
+    value = option(policy, system, name)
+    if not value:
+        raise ConnectorError(f"{policy.controller}: system {system}: the policy names no {name} (option {name}_env)")
+    return value
+
+
+def mailchimp_connector(policy: Policy, system: str) -> MailchimpConnector:
+    """Options: `list_id` (or `list_id_env`), the audience; the API key and host come from the environment."""
+    list_id = option(policy, system, "list_id")
+    if not list_id:
+        raise ConnectorError(f"{policy.controller}: system {system}: the policy names no list_id")
+    settings = MailchimpSettings()
+    return MailchimpConnector(mailchimp_client(settings), list_id, backoff=settings.backoff(),
+                              polling=settings.polling())
+
+
+def hubspot_connector(policy: Policy, system: str) -> HubSpotConnector:
+    """Options: `newsletter` (the system whose unsubscribes name CRM contacts), `bookkeeping_when`,
+    `signup_source` (property=value tests) and `rate_limit` (calls/seconds); token and host from the environment.
+    """
+    settings = HubSpotSettings()
+    newsletter = option(policy, system, "newsletter")
+    if newsletter is not None and newsletter not in policy.systems:
+        raise ConnectorError(f"{policy.controller}: system {system}: option newsletter names no system of the policy")
+    bookkeeping = option(policy, system, "bookkeeping_when")
+    signup = option(policy, system, "signup_source")
+    try:
+        rate = parse_rate(option(policy, system, "rate_limit") or settings.rate_limit)
+    except ValueError as error:
+        raise ConnectorError(f"{policy.controller}: system {system}: {error}") from None
+    return HubSpotConnector(
+        hubspot_client(settings), tz=policy.zone,
+        newsletter=connector_for(policy, newsletter) if newsletter else None,
+        bookkeeping_when=PropertyTest.parse(bookkeeping, "bookkeeping_when") if bookkeeping else None,
+        **({"signup_source": PropertyTest.parse(signup, "signup_source")} if signup else {}),
+        rate=rate, backoff=settings.backoff(),
+    )

@@ -130,6 +130,7 @@ def create_mailchimp_app(state: SandboxState) -> FastAPI:
     """The Mailchimp app; its store and batch runner live as long as the app (one sandbox)."""
     app = FastAPI(title="mailchimp emulator", docs_url=None, redoc_url=None, openapi_url=None)
     store = MailchimpStore()
+    state.stores[VENDOR] = store
     batches = BatchRunner(app, state.clock)
     install_guard(app, MailchimpPolicy(), state)
     _add_account_routes(app, store)

@@ -1,0 +1,98 @@
+"""Detectors: what a detect-and-flag rule looks for in each record, reported without the value.
+
+A rule's `covers.selection` says which detector it runs (the keys are the detector's, not the system's):
+
+- `allowed_merge_fields: FNAME,LNAME` (Balance B1, data minimisation): any other merge field of a list member
+  that holds data is flagged by its tag; a list that defines such fields is flagged once, by their tags.
+- `detect: cpr` or `detect: personnummer` with `properties: notes,...` (Clienti C7, Balansekonomi E3): a
+  property holding a Danish CPR number or a Swedish personnummer is flagged by the property's name.
+
+A finding names the record (by pseudonym, in the ledger) and the field; never the value, which is what the
+rule wants gone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from hygiene.connector import Record
+from hygiene.errors import HygieneError
+from hygiene.identifiers import contains_cpr, contains_personnummer
+
+#: how the Mailchimp connector names a member's merge field among a record's attributes
+MERGE_PREFIX = "merge:"
+IDENTIFIERS: dict[str, Callable[[str], bool]] = {"cpr": contains_cpr, "personnummer": contains_personnummer}
+
+Finding = dict[str, object]
+
+
+class DetectorError(HygieneError):
+    pass
+
+
+@runtime_checkable
+class DefinesFields(Protocol):
+    """A system whose records share a defined set of fields (a Mailchimp list's merge fields)."""
+
+    def merge_field_tags(self) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class Detector:
+    """What to ask the connector for, and which findings each record yields."""
+
+    selection: dict[str, str]
+    findings: Callable[[Record], list[Finding]]
+    #: for list-level checks: the fields a system defines that the rule does not allow
+    disallowed: Callable[[list[str]], list[str]]
+
+
+def detector_for(rule_ref: str, selection: Mapping[str, str]) -> Detector:
+    if "allowed_merge_fields" in selection:
+        allowed = frozenset(_names(selection["allowed_merge_fields"]))
+        rest = {k: v for k, v in selection.items() if k != "allowed_merge_fields"}
+        return Detector(
+            {**rest, "merge_fields": "yes"},
+            lambda record: merge_field_findings(record, allowed),
+            lambda tags: sorted(tag for tag in tags if tag not in allowed),
+        )
+    kind = selection.get("detect")
+    if kind in IDENTIFIERS:
+        properties = _names(selection.get("properties", ""))
+        if not properties:
+            raise DetectorError(f"rule {rule_ref}: detect {kind} needs `properties` to look in")
+        rest = {k: v for k, v in selection.items() if k != "detect"}
+        return Detector(rest, lambda record: identifier_findings(record, properties, kind), lambda _tags: [])
+    raise DetectorError(
+        f"rule {rule_ref}: the selection names no detector; use allowed_merge_fields, "
+        f"or detect: {' or '.join(IDENTIFIERS)} with properties"
+    )
+
+
+def merge_field_findings(record: Record, allowed: frozenset[str]) -> list[Finding]:
+    return [
+        {"finding": "merge_field_holds_data", "field": name.removeprefix(MERGE_PREFIX)}
+        for name in sorted(record.attributes)
+        if name.startswith(MERGE_PREFIX) and name.removeprefix(MERGE_PREFIX) not in allowed
+    ]
+
+
+def identifier_findings(record: Record, properties: list[str], kind: str) -> list[Finding]:
+    found = IDENTIFIERS[kind]
+    return [
+        {"finding": f"{kind}_in_property", "field": name, "flag": "delete the value"}
+        for name in properties
+        if found(record.attributes.get(name, ""))
+    ]
+
+
+def scan(records: Iterable[Record], detector: Detector) -> Iterator[tuple[Record, Finding]]:
+    for record in records:
+        for finding in detector.findings(record):
+            yield record, finding
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
