@@ -23,6 +23,10 @@ postgres:
 	@for i in 1 2 3 4 5 6 7 8 9 10; do pg_isready -q -h 127.0.0.1 -p 5432 && exit 0; sleep 1; done; \
 	  echo "error: PostgreSQL is not answering on 127.0.0.1:5432"; exit 1
 
+# The browser test drives Debian's Chromium through Playwright (never a browser Playwright downloads).
+browser:
+	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium chromium-driver)
+
 lint: install
 	$(BIN)/uv lock --check --quiet
 	$(BIN)/ruff check .
@@ -31,13 +35,17 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install postgres
+pytest: install postgres browser
 	$(BIN)/pytest
 
 test: lint typecheck pytest
 
 demo: install
 	$(BIN)/hygiene demo
+
+# The Prefect UI with every policy's deployments: a server on SQLite under .demo/prefect (or PREFECT_API_URL's).
+ui: install
+	$(BIN)/hygiene serve
 
 bench: install postgres
 	$(BIN)/python -m bench

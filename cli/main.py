@@ -8,10 +8,14 @@ import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
 from cli.attest import attest
+from cli.breach import breach_app
 from cli.demo import demo
+from cli.deploy import deploy, serve
 from cli.evidence import hold_app, ledger_app
 from cli.output import errors
 from cli.policies import deadline_command, policies_app, schedule_command
+from cli.report import report
+from cli.requests import list_requests, request_app
 from cli.runs import run
 from cli.sandbox import sandbox_app
 
@@ -27,6 +31,12 @@ app.command("schedule")(schedule_command)
 app.command("demo")(demo)
 app.command("run")(run)
 app.command("attest")(attest)
+app.add_typer(request_app, name="request")
+app.command("requests")(list_requests)
+app.add_typer(breach_app, name="breach")
+app.command("deploy")(deploy)
+app.command("serve")(serve)
+app.command("report")(report)
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(hold_app, name="hold")
 app.add_typer(sandbox_app, name="sandbox")

@@ -10,11 +10,12 @@ from rich.table import Table
 
 from cli.output import JsonOption, console, emit_json, fail, user_errors
 from hygiene.cadence import next_runs
-from hygiene.legal import GDPR_ANSWER_PERIOD, GDPR_EXTENSION, answer_deadline
+from hygiene.legal import answer_deadline
 from hygiene.locations import policies_dir
-from hygiene.periods import Period, parse_date, parse_datetime
+from hygiene.periods import parse_date, parse_datetime
 from hygiene.policies import check_directory, find_rule, load_policy
-from hygiene.policy import Action, Policy, Rule
+from hygiene.policy import Policy, Rule
+from hygiene.requests import answer_period, extended_period
 from hygiene.windows import window_for
 
 policies_app = typer.Typer(help="Validate and read the controllers' policies.", no_args_is_help=True)
@@ -131,14 +132,6 @@ def window(
             console.print(f"{key:>10}: {value.isoformat() if isinstance(value, datetime) else value or '-'}")
 
 
-def answer_period(policy: Policy) -> tuple[Period, str]:
-    """The controller's own promise for answering requests, else GDPR Art. 12(3)'s month."""
-    rule = next((r for r in policy.rules if r.action is Action.ANSWER_REQUEST and r.window.deadline), None)
-    if rule is None or rule.window.deadline is None:
-        return GDPR_ANSWER_PERIOD, "GDPR Art. 12(3)"
-    return policy.bound(rule.window.deadline), f"rule {rule.ref}"
-
-
 def deadline(
     controller: str,
     received: str = typer.Option(..., help="ISO date the request was received"),
@@ -157,9 +150,7 @@ def deadline(
         "deadline": answer_deadline(day, period, policy.country),
     }
     if extended:
-        # Art. 12(3): extendable "by two further months", counted from the receipt like the first month
-        total = Period(years=period.years, months=period.months + GDPR_EXTENSION.months, days=period.days)
-        document["extended_deadline"] = answer_deadline(day, total, policy.country)
+        document["extended_deadline"] = answer_deadline(day, extended_period(period), policy.country)
     if json:
         emit_json(document)
     else:

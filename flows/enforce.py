@@ -66,7 +66,7 @@ def enforce_rule(
         enforce_on_system(policy, rule, system, settings, ledger, moment, dry_run, approved, pause_for_approval)
         for system in enforcement_order(policy, rule)
     ]
-    link_evidence_report(policy.controller, moment, settings)
+    link_evidence_report(policy, settings)
     return [summary(report) for report in reports]
 
 

@@ -129,9 +129,13 @@ class LatestOfCadence(_Strict):
     def intervals(self) -> list[EveryCadence]:
         return [p for p in self.latest_of if isinstance(p, EveryCadence)]
 
-    def next_run(self, after: datetime, last_run: datetime | None, zone: ZoneInfo) -> datetime:
+    def earliest_after(self, last_run: datetime | None, zone: ZoneInfo) -> datetime | None:
+        """The first moment every interval part allows after `last_run`; None when nothing ran before."""
         floors = [f for f in (p.earliest_after(last_run, zone) for p in self.intervals) if f is not None]
-        floor = max([after, *floors])
+        return max(floors, default=None)
+
+    def next_run(self, after: datetime, last_run: datetime | None, zone: ZoneInfo) -> datetime:
+        floor = max(after, self.earliest_after(last_run, zone) or after)
         # the fixed part's first occurrence at or after the interval floor ("whichever comes last")
         return next(self.fixed.occurrences(floor - timedelta(microseconds=1), zone))
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
@@ -62,6 +63,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     database_url: str = "sqlite:///.hygiene/hygiene.db"
+    #: where `hygiene report` writes evidence reports, and where each run's page links to them
+    reports_dir: Path = Path(".hygiene/reports")
     controller_keys: dict[str, SecretStr] = Field(default_factory=dict)
 
     @field_validator("controller_keys")

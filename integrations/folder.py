@@ -31,6 +31,7 @@ match it against a backup copy, and it cannot be guessed from a client's name as
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import re
@@ -41,6 +42,7 @@ from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
 from hygiene.connector import AbsenceProof, Capabilities, Receipt, Record, response_digest
+from hygiene.pseudonym import normalise
 from integrations.file_errors import FileConnectorError, SourceUnreadable, UndatedFiles, masked_tail
 
 _SELECTION_KEYS = {"folder", "pattern"}
@@ -244,6 +246,52 @@ class FolderConnector:
     def _path_of(self, record_id: str) -> Path | None:
         relative = _inside(record_id)
         return self.root / relative if relative else None
+
+    def records_of(self, subject: str) -> Iterator[Record]:
+        """Files of one person: the subject the name pattern reads (a client ref), or a mention in the content.
+
+        The content is searched as bytes, case-insensitively for an email: text files and uncompressed PDFs
+        are found, a compressed PDF or a scan is not (a person must search those; the reply says so).
+        """
+        wanted = normalise(subject)
+        needle = wanted.lower().encode()
+        for file in self._walk(""):
+            if not _glob(self.pattern).fullmatch(file.relative):
+                continue
+            if self._subject_of(file) == wanted or _mentions(self.root / file.relative, needle):
+                dated = self._date_of(file)
+                source = "undated" if dated is None else dated[1]
+                yield Record(file.relative, subject, None if dated is None else dated[0], {"date_source": source})
+
+    def export(self, record_ids: Sequence[str]) -> Iterator[Mapping[str, object]]:
+        """Each file as it is: its path, its date, and its content (text, or base64 for a binary file)."""
+        for record_id in record_ids:
+            path = self._path_of(record_id)
+            if path is None or not path.is_file():
+                continue
+            data = path.read_bytes()
+            try:
+                content: dict[str, object] = {"text": data.decode("utf-8")}
+            except UnicodeDecodeError:
+                content = {"content_base64": base64.b64encode(data).decode()}
+            yield {"file": record_id, "bytes": len(data), **content}
+
+
+def _mentions(path: Path, needle: bytes, chunk: int = 1 << 20) -> bool:
+    """Whether the file holds `needle` (ASCII case folded), read in overlapping chunks so memory stays flat."""
+    if not needle:
+        return False
+    tail = b""
+    try:
+        with path.open("rb") as stream:
+            while block := stream.read(chunk):
+                window = tail + block.lower()
+                if needle in window:
+                    return True
+                tail = window[-(len(needle) - 1) :] if len(needle) > 1 else b""
+    except OSError:
+        return False
+    return False
 
 
 def _inside(relative: str) -> str | None:

@@ -31,9 +31,9 @@ batchDelete deletes by id whatever labels a mail carries, so a mail the relist d
 case it cannot tell apart, a failed deletion of a mail whose label was removed in the same minutes, still shows
 as an unconfirmed receipt in the evidence). Units are paced client-side against the per-user quota (15,000 a
 minute), and 429 and 403 rateLimitExceeded/userRateLimitExceeded (another client on the same quota) and 5xx
-are retried with exponential backoff and jitter (tenacity). A revoked or expired token and a token without the
-https://mail.google.com/ scope are one-line ConnectorErrors. Errors and evidence name labels, customers and
-messages only by count, position or date: label names are personal data.
+are retried with exponential backoff (tenacity, through integrations.pacing). A revoked or expired token and a
+token without the https://mail.google.com/ scope are one-line ConnectorErrors. Errors and evidence name labels,
+customers and messages only by count, position or date: label names are personal data.
 
 The listing collects all ids before anything is deleted (the planner consumes the whole stream first), which
 matters because Gmail's page tokens are positions: deleting while paging would skip mail.
@@ -42,10 +42,8 @@ matters because Gmail's page tokens are positions: deleting while paging would s
 from __future__ import annotations
 
 import json
-import threading
-import time
 import unicodedata
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -57,10 +55,10 @@ from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from pydantic_settings import SettingsConfigDict
 
 from hygiene.connector import AbsenceProof, Capabilities, ConnectorError, RateLimit, Receipt, Record, response_digest
+from integrations.pacing import Backoff, RetrySettings, Throttle
 from integrations.spreadsheet import SpreadsheetConnector
 
 FULL_SCOPE = "https://mail.google.com/"
@@ -69,15 +67,17 @@ QUOTA_UNITS_PER_MINUTE = 15_000
 PAGE_SIZE = 500
 BATCH_DELETE_MAX = 1000
 #: documented quota units of the methods this connector calls
-UNITS = {"labels.list": 1, "messages.list": 5, "messages.batchDelete": 50}
+UNITS = {"labels.list": 1, "messages.list": 5, "messages.batchDelete": 50, "messages.get": 5}
+#: what an access answer shows of a message besides its labels and snippet
+_EXPORT_HEADERS = ("From", "To", "Cc", "Subject", "Date")
 ENDED_TRIGGER = "customer_relationship_ended_at"
 LABELLED_TRIGGER = "labelled_at"
 _DELETED = "batchDelete answered 204: deleted permanently, not moved to Trash"
 _RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 
 
-class GmailSettings(BaseSettings):
-    """Where Gmail is and the OAuth access token; the token is a secret and never printed."""
+class GmailSettings(RetrySettings):
+    """Where Gmail is and the OAuth access token (never printed); HYGIENE_GMAIL_RETRY_* tune the backoff."""
 
     model_config = SettingsConfigDict(env_prefix="HYGIENE_GMAIL_", extra="ignore")
 
@@ -112,39 +112,6 @@ class OffersRegister:
     def ended_customers(self) -> Iterator[EndedCustomer]:
         for entry in self.workbook.customer_register():
             yield EndedCustomer(entry.customer_ref, entry.email_subject, entry.ended_at)
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Exponential backoff with jitter for answers that say "later": quota, rate and 5xx."""
-
-    initial: float = 1.0
-    maximum: float = 64.0
-    attempts: int = 10
-
-
-class QuotaPacer:
-    """Spends quota units no faster than the per-user limit, over the same sliding minute Gmail counts."""
-
-    def __init__(self, units_per_minute: int, sleep: Callable[[float], None] = time.sleep) -> None:
-        self.units_per_minute = units_per_minute
-        self.spent_total = 0
-        self._spent: deque[tuple[float, int]] = deque()
-        self._lock = threading.Lock()
-        self._sleep = sleep
-
-    def spend(self, units: int) -> None:
-        """Wait until `units` fit in the last minute, then count them (a small margin covers clock and latency)."""
-        with self._lock:
-            while True:
-                now = time.monotonic()
-                while self._spent and self._spent[0][0] <= now - 60.5:
-                    self._spent.popleft()
-                if not self._spent or sum(u for _, u in self._spent) + units <= self.units_per_minute:
-                    break
-                self._sleep(self._spent[0][0] + 60.5 - now)
-            self._spent.append((now, units))
-            self.spent_total += units
 
 
 @dataclass(frozen=True)
@@ -195,7 +162,7 @@ class GmailConnector:
         user_id: str = "me",
         register: CustomerRegister | None = None,
         tz: tzinfo = UTC,
-        pacer: QuotaPacer | None = None,
+        units_per_minute: int = QUOTA_UNITS_PER_MINUTE,
         backoff: Backoff | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -203,15 +170,17 @@ class GmailConnector:
         self.user_id = user_id
         self.register = register
         self.tz = tz
-        self.pacer = pacer or QuotaPacer(QUOTA_UNITS_PER_MINUTE)
-        self.backoff = backoff or Backoff()
+        # one throttle slot per quota unit; the half second covers latency between our clock and Gmail's
+        self.quota = Throttle(units_per_minute, 60.5)
+        self.units_spent = 0
+        self.backoff = backoff or Backoff(attempts=10, first_wait=1.0, max_wait=64.0)
         self.clock = clock
         self.capabilities = Capabilities(
             system="gmail",
             batch_size=BATCH_DELETE_MAX,
             permanent_delete=True,
             # in quota units, not calls: Gmail meters units per user and minute
-            rate_limit=RateLimit(self.pacer.units_per_minute, 60.0),
+            rate_limit=RateLimit(units_per_minute, 60.0),
         )
         self._label_of: dict[str, str] = {}
 
@@ -222,13 +191,14 @@ class GmailConnector:
         settings = GmailSettings()
         if settings.token is None:
             raise ConnectorError(f"gmail: set HYGIENE_GMAIL_TOKEN (an OAuth access token with the {FULL_SCOPE} scope)")
-        pacer = QuotaPacer(units_per_minute or QUOTA_UNITS_PER_MINUTE)
-        service = gmail_service(settings.api_endpoint, settings.token)
-        return cls(service, user_id=user_id, register=register, tz=tz, pacer=pacer)
-
-    @property
-    def units_spent(self) -> int:
-        return self.pacer.spent_total
+        return cls(
+            gmail_service(settings.api_endpoint, settings.token),
+            user_id=user_id,
+            register=register,
+            tz=tz,
+            units_per_minute=units_per_minute or QUOTA_UNITS_PER_MINUTE,
+            backoff=settings.backoff(),
+        )
 
     def records(self, selection: Mapping[str, str], trigger: str) -> Iterator[Record]:
         """Every message under the selected labels, Trash and Spam included, as ids only."""
@@ -290,7 +260,7 @@ class GmailConnector:
                 raise ConnectorError(
                     f"gmail: customer register entry #{position} has no end date; fill it in so the period can start"
                 )
-            label_id = labels.get(label_key(prefix + name))
+            label_id = labels.get(label_key(prefix + name.strip()))
             if label_id is None:
                 missing.append(ended_at.date().isoformat())
             elif label_id not in folders or folders[label_id][1] < ended_at:
@@ -338,22 +308,77 @@ class GmailConnector:
 
     def _execute(self, request: Any, method: str) -> dict[str, Any]:
         """Pace, call, retry what Gmail says to retry; turn what a user must fix into one line."""
-        retrying = Retrying(
-            retry=retry_if_exception(_is_transient),
-            wait=wait_exponential_jitter(initial=self.backoff.initial, max=self.backoff.maximum),
-            stop=stop_after_attempt(self.backoff.attempts),
-            reraise=True,
-        )
         try:
-            return retrying(self._attempt, request, method)
+            return self.backoff.run(lambda: self._attempt(request, method), _is_transient)
         except RefreshError:
             raise ConnectorError("gmail: credentials revoked or expired (401); renew HYGIENE_GMAIL_TOKEN") from None
         except HttpError as error:
             raise _translated(error, method, self.backoff.attempts) from None
+        except OSError as error:
+            raise ConnectorError(f"gmail: {method}: cannot reach Gmail ({type(error).__name__})") from None
 
     def _attempt(self, request: Any, method: str) -> dict[str, Any]:
-        self.pacer.spend(UNITS[method])
-        return cast(dict[str, Any], request.execute() or {})
+        for _ in range(UNITS[method]):
+            self.quota.wait()
+        self.units_spent += UNITS[method]
+        try:
+            return cast(dict[str, Any], request.execute() or {})
+        except OSError:
+            # httplib2 keeps a keep-alive socket the server closed during a long quota wait; drop it to reconnect
+            request.http.close()
+            raise
+
+    # ---- rights requests ----
+
+    def records_of(self, subject: str) -> Iterator[Record]:
+        """Every message from, to, cc or bcc the person, Trash and Spam included, dated by its internal date.
+
+        Gmail's search has no OR worth relying on, so it is one listing per header. Each message is read once
+        (format minimal) for its labels, so `verify_absent` can list one of them again after a deletion.
+        """
+        wanted = subject.strip().lower()
+        seen: set[str] = set()
+        for header in ("from", "to", "cc", "bcc"):
+            for message_id in self._queried(f"{header}:{wanted}"):
+                if message_id in seen:
+                    continue
+                seen.add(message_id)
+                message = self._execute(
+                    self.service.users().messages().get(userId=self.user_id, id=message_id, format="minimal"),
+                    "messages.get",
+                )
+                self._label_of[message_id] = next(iter(message.get("labelIds") or []), "")
+                moment = datetime.fromtimestamp(int(message.get("internalDate") or 0) / 1000, UTC)
+                yield Record(message_id, wanted, moment.astimezone(self.tz))
+
+    def export(self, record_ids: Sequence[str]) -> Iterator[Mapping[str, object]]:
+        """Each message's headers (From, To, Cc, Subject, Date), labels and snippet."""
+        for message_id in record_ids:
+            message = self._execute(
+                self.service.users()
+                .messages()
+                .get(userId=self.user_id, id=message_id, format="metadata", metadataHeaders=list(_EXPORT_HEADERS)),
+                "messages.get",
+            )
+            headers = {h.get("name"): h.get("value") for h in (message.get("payload") or {}).get("headers") or []}
+            yield {
+                **{name: headers[name] for name in _EXPORT_HEADERS if headers.get(name)},
+                "labels": ", ".join(message.get("labelIds") or []),
+                "snippet": message.get("snippet") or "",
+            }
+
+    def _queried(self, query: str) -> Iterator[str]:
+        messages = self.service.users().messages()
+        token: str | None = None
+        while True:
+            request = messages.list(
+                userId=self.user_id, q=query, includeSpamTrash=True, maxResults=PAGE_SIZE, pageToken=token
+            )
+            answer = self._execute(request, "messages.list")
+            yield from (message["id"] for message in answer.get("messages", []))
+            token = answer.get("nextPageToken")
+            if not token:
+                return
 
 
 class _GaveUp(ConnectorError):
@@ -370,6 +395,8 @@ def _reason(error: HttpError) -> str:
 
 
 def _is_transient(error: BaseException) -> bool:
+    if isinstance(error, OSError):
+        return True
     if not isinstance(error, HttpError):
         return False
     status = error.resp.status

@@ -71,6 +71,18 @@ SEARCH_RATE = (5, 1.0)
 #: filter groups a search allows; each carries the moving id filter
 MAX_GROUPS = 5
 NEWSLETTER_TRIGGER = "unsubscribed_at"
+#: what an access answer shows of a contact (Art. 15): the personal properties HubSpot documents
+EXPORT_PROPERTIES = (
+    "email",
+    "firstname",
+    "lastname",
+    "phone",
+    "company",
+    "lifecyclestage",
+    "hs_email_optout",
+    "createdate",
+    "lastmodifieddate",
+)
 #: properties every contact has, so covering "contacts with it" needs no filter
 _ALWAYS_SET = frozenset({"createdate", "lastmodifieddate", "hs_object_id"})
 _PROPERTY_IN_MESSAGE = re.compile(r"""[Pp]roperty ['"]?([A-Za-z0-9_]+)""")
@@ -347,6 +359,33 @@ class HubSpotConnector:
                 "was deleted that was not proven due; run again later"
             )
         return ConnectorError(f"hubspot: {doing} was refused (HTTP {status})")
+
+    # rights requests ------------------------------------------------------------------------------------
+
+    def records_of(self, subject: str) -> Iterator[Record]:
+        """The person's contacts, by a search on `email`; a customer carries the bookkeeping exemption."""
+        wanted = subject.strip().lower()
+        query = _Query((), (), (), None)
+        page = self._search([[_filter("email", "EQ", wanted)]], self._properties(query), "looking up a person")
+        for contact in page.results:
+            if str((contact.properties or {}).get("email") or "").strip().lower() == wanted:
+                yield self._with_exemption(self._record(contact, query, None, ""), contact)
+
+    def export(self, record_ids: Sequence[str]) -> Iterator[Mapping[str, object]]:
+        """Each contact's personal properties that hold a value, read with `batch/read`."""
+        for chunk in _chunks(record_ids, BATCH_READ_MAX):
+            body = {"inputs": [{"id": record_id} for record_id in chunk], "properties": list(EXPORT_PROPERTIES)}
+            answer = self._call(
+                partial(
+                    self.client.crm.contacts.batch_api.read,
+                    batch_read_input_simple_public_object_id=body,
+                    archived=False,
+                ),
+                "reading contacts for an access request",
+            )
+            for contact in answer.results or []:
+                properties = contact.properties or {}
+                yield {name: properties[name] for name in EXPORT_PROPERTIES if properties.get(name) not in (None, "")}
 
 
 class _NotFound(Exception):

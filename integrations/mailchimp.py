@@ -54,6 +54,17 @@ PAGE_SIZE = 1000
 #: up to this many operations are sent as direct calls; more go through one `POST /batches`
 DIRECT_MAX = 5
 _MEMBER_FIELDS = ("id", "email_address", "status")
+#: what an access answer shows of a member (Art. 15): everything personal, nothing of Mailchimp's internals
+_EXPORT_FIELDS = (
+    "email_address",
+    "status",
+    "merge_fields",
+    "language",
+    "timestamp_signup",
+    "timestamp_opt",
+    "last_changed",
+    "unsubscribe_reason",
+)
 _TRIGGER_FIELDS = {
     "unsubscribed_at": "last_changed",
     "last_changed": "last_changed",
@@ -317,6 +328,37 @@ class MailchimpConnector:
                 "was deleted that was not proven due; run again later"
             )
         return ConnectorError(f"mailchimp: {doing} was refused (HTTP {status})")
+
+    # rights requests ------------------------------------------------------------------------------------
+
+    def records_of(self, subject: str) -> Iterator[Record]:
+        """The person's member in this audience, by `search-members` (exact address matches only)."""
+        wanted = subject.strip().lower()
+        answer = self._call(
+            partial(self.client.searchMembers.search, wanted, list_id=self.list_id),
+            "searching members",
+        )
+        members = ((answer or {}).get("exact_matches") or {}).get("members") or []
+        for position, member in enumerate(members):
+            if str(member.get("email_address", "")).strip().lower() == wanted:
+                yield self._record(member, None, False, f"search result {position}")
+
+    def export(self, record_ids: Sequence[str]) -> Iterator[Mapping[str, object]]:
+        """Each member as Mailchimp holds it: address, status, dates and every filled merge field."""
+        for record_id in record_ids:
+            member = self._call(
+                partial(self.client.lists.get_list_member, self.list_id, record_id, fields=list(_EXPORT_FIELDS)),
+                "reading a member",
+            )
+            merge = {f"merge_fields.{tag}": value for tag, value in (member.get("merge_fields") or {}).items()}
+            yield {
+                **{
+                    name: member[name]
+                    for name in _EXPORT_FIELDS
+                    if _filled(member.get(name)) and name != "merge_fields"
+                },
+                **{name: value for name, value in merge.items() if _filled(value)},
+            }
 
 
 def _get_archive(http: httpx.Client, url: str) -> bytes:

@@ -42,8 +42,12 @@ def connector_for(policy: Policy, system: str) -> Connector:
         if root is None:
             raise ConnectorError(f"{policy.controller}: system {system}: the policy names no root folder")
         date_pattern = option(policy, system, "date_pattern") or DateSource().name_pattern
-        return FolderConnector(Path(root), option(policy, system, "pattern", "**/*") or "**/*",
-                               DateSource(name_pattern=date_pattern), tz=policy.zone)
+        return FolderConnector(
+            Path(root),
+            option(policy, system, "pattern", "**/*") or "**/*",
+            DateSource(name_pattern=date_pattern),
+            tz=policy.zone,
+        )
     if spec.kind is SystemKind.GMAIL:
         # the customer register is another system of the policy (Stressfri: the offers workbook, `register: offers`)
         source = option(policy, system, "register")
@@ -97,8 +101,9 @@ def mailchimp_connector(policy: Policy, system: str) -> MailchimpConnector:
     if not list_id:
         raise ConnectorError(f"{policy.controller}: system {system}: the policy names no list_id")
     settings = MailchimpSettings()
-    return MailchimpConnector(mailchimp_client(settings), list_id, backoff=settings.backoff(),
-                              polling=settings.polling())
+    return MailchimpConnector(
+        mailchimp_client(settings), list_id, backoff=settings.backoff(), polling=settings.polling()
+    )
 
 
 def hubspot_connector(policy: Policy, system: str) -> HubSpotConnector:
@@ -116,9 +121,11 @@ def hubspot_connector(policy: Policy, system: str) -> HubSpotConnector:
     except ValueError as error:
         raise ConnectorError(f"{policy.controller}: system {system}: {error}") from None
     return HubSpotConnector(
-        hubspot_client(settings), tz=policy.zone,
+        hubspot_client(settings),
+        tz=policy.zone,
         newsletter=connector_for(policy, newsletter) if newsletter else None,
         bookkeeping_when=PropertyTest.parse(bookkeeping, "bookkeeping_when") if bookkeeping else None,
         **({"signup_source": PropertyTest.parse(signup, "signup_source")} if signup else {}),
-        rate=rate, backoff=settings.backoff(),
+        rate=rate,
+        backoff=settings.backoff(),
     )

@@ -45,6 +45,7 @@ import zipfile
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, tzinfo
+from itertools import chain
 from pathlib import Path
 
 import msoffcrypto
@@ -56,6 +57,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 from pydantic import SecretStr
 
 from hygiene.connector import AbsenceProof, Capabilities, Receipt, Record, response_digest
+from hygiene.pseudonym import normalise
 from integrations.file_errors import (
     HeaderChanged,
     MalformedFile,
@@ -215,6 +217,15 @@ def sheet_rows(data: bytes, source: str, sheet: str | None) -> Iterator[tuple[in
 
 def is_blank(values: Row) -> bool:
     return all(value is None or (isinstance(value, str) and not value.strip()) for value in values)
+
+
+def labelled(header: Row, values: Row) -> dict[str, str]:
+    """A row's filled-in cells by their header label, as an access answer shows them."""
+    return {
+        str(label): canonical(value)
+        for label, value in zip(header, values, strict=False)
+        if label is not None and not is_blank((value,))
+    }
 
 
 def canonical(value: object) -> str:
@@ -434,12 +445,15 @@ class SpreadsheetConnector:
         date_key = self._date_key(trigger)
         label = self.sheet.labels()[date_key][0]
         for row in self._rows(self._read().plain):
-            yield Record(
-                record_id=f"{self.sheet.name}!{row.number}#{row.digest}",
-                subject=row.subject,
-                trigger=read_date(row.values[date_key], self.tz, str(self.path), row.number, label),
-                attributes={"row": str(row.number), "type": row.text("kind"), "status": row.text("status")},
-            )
+            yield self._record(row, date_key, label)
+
+    def _record(self, row: _OfferRow, date_key: str, label: str) -> Record:
+        return Record(
+            record_id=f"{self.sheet.name}!{row.number}#{row.digest}",
+            subject=row.subject,
+            trigger=read_date(row.values[date_key], self.tz, str(self.path), row.number, label),
+            attributes={"row": str(row.number), "type": row.text("kind"), "status": row.text("status")},
+        )
 
     def delete(self, record_ids: Sequence[str]) -> list[Receipt]:
         """Delete the rows in place, write the workbook back atomically (re-encrypted), one receipt per id."""
@@ -547,6 +561,31 @@ class SpreadsheetConnector:
             payload = sealed.getvalue()
         write_atomically(self.path, payload)
         return payload
+
+    def records_of(self, subject: str) -> Iterator[Record]:
+        """The rows whose email is the person's, dated by the offer or sale date (S4's trigger)."""
+        wanted = normalise(subject)
+        label = self.sheet.labels()["date"][0]
+        for row in self._rows(self._read().plain):
+            if row.subject == wanted:
+                yield self._record(row, "date", label)
+
+    def export(self, record_ids: Sequence[str]) -> Iterator[Mapping[str, object]]:
+        """Each row whole, every filled-in column by its header label (phone, notes included)."""
+        wanted = {_digest_of(record_id) for record_id in record_ids}
+        rows = sheet_rows(self._read().plain, str(self.path), self.sheet.name)
+        header = next(rows, (1, ()))[1]
+        last: list[Row] = [()]
+
+        def noting() -> Iterator[tuple[int, Row]]:
+            # _parse_rows yields a row as soon as it has read it, so `last` holds that row's full values
+            for number, values in rows:
+                last[0] = values
+                yield number, values
+
+        for row in self._parse_rows(chain([(1, header)], noting())):
+            if row.digest in wanted:
+                yield labelled(header, last[0])
 
 
 def _digest_of(record_id: str) -> str:

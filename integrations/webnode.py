@@ -30,12 +30,14 @@ from itertools import chain
 from pathlib import Path
 
 from hygiene.connector import AbsenceProof, Capabilities, Receipt, Record
+from hygiene.pseudonym import normalise
 from integrations.file_errors import DeletionByHand, MalformedFile, SourceUnreadable, cell_position
 from integrations.spreadsheet import (
     Row,
     canonical,
     content_digest,
     is_blank,
+    labelled,
     locate_columns,
     read_date,
     read_workbook,
@@ -77,7 +79,7 @@ def submission_key(submitted_at: datetime, email: str, message: str, tz: tzinfo)
 def read_export(path: Path, *, columns: WebnodeColumns | None = None, tz: tzinfo = UTC) -> Iterator[Submission]:
     """Stream the submissions of a CSV or XLSX export; any defect is a one-line error naming row and column."""
     source = str(path)
-    rows = _xlsx_rows(path) if path.suffix.lower() == ".xlsx" else _csv_rows(path)
+    rows = table_rows(path)
     header = next(rows, None)
     if header is None or is_blank(header[1]):
         raise MalformedFile(f"{source}: empty export, no header row")
@@ -133,6 +135,27 @@ class WebnodeConnector:
             for rid in record_ids
         ]
 
+    def records_of(self, subject: str) -> Iterator[Record]:
+        """The person's submissions in this export, found by the email they typed (case ignored)."""
+        wanted = normalise(subject)
+        for entry in read_export(self.export_path, columns=self.columns, tz=self.tz):
+            if entry.email == wanted:
+                yield Record(entry.key, entry.email, entry.submitted_at, {"row": str(entry.row)})
+
+    def export(self, record_ids: Sequence[str]) -> Iterator[Mapping[str, object]]:
+        """Each submission whole: every column of its row, by the label the form owner gave it."""
+        wanted = set(record_ids)
+        rows = {
+            entry.row
+            for entry in read_export(self.export_path, columns=self.columns, tz=self.tz)
+            if entry.key in wanted
+        }
+        table = table_rows(self.export_path)
+        header = next(table, (1, ()))[1]
+        for number, values in table:
+            if number in rows:
+                yield labelled(header, values)
+
 
 def _submission(
     number: int,
@@ -157,6 +180,11 @@ def _check_width(values: Row, width: int, source: str, number: int) -> None:
         raise MalformedFile(f"{where}: {len(values)} of {width} columns; the file looks truncated")
     if not is_blank(values[width:]):
         raise MalformedFile(f"{cell_position(source, number)}: {len(values)} columns, the header has {width}")
+
+
+def table_rows(path: Path) -> Iterator[tuple[int, Row]]:
+    """Numbered rows of a CSV or XLSX file exported by hand (the form export, a CRM register), header first."""
+    return _xlsx_rows(path) if path.suffix.lower() == ".xlsx" else _csv_rows(path)
 
 
 def _xlsx_rows(path: Path) -> Iterator[tuple[int, Row]]:

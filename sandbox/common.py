@@ -24,7 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import Message, Scope
 
-from sandbox.state import SandboxState
+from sandbox.state import Answer, SandboxState
 
 #: An ASGI scope key set only by `call_in_process`: a vendor replaying its own batch operations is not a new
 #: API call (no stats, faults, auth or limits), just as the vendor's batch workers are not API clients.
@@ -101,20 +101,39 @@ def install_guard(app: FastAPI, policy: VendorPolicy, state: SandboxState) -> No
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         if request.scope.get(INTERNAL_SCOPE_KEY):
+            batch_fault = await run_in_threadpool(state.faults.take, f"{policy.vendor}/batch", request.url.path)
+            if batch_fault is not None:
+                return policy.render(policy.fault_error(batch_fault.status or 500), request)
             return await call_next(request)
-        state.stats.count(policy.vendor, f"{request.method} {route_template(app, request.scope)}")
+        endpoint = f"{request.method} {route_template(app, request.scope)}"
+        arrived = state.clock.now()
+        state.stats.count(policy.vendor, endpoint)
         try:
             policy.authenticate(request)
             limits = policy.admit(request) if state.enforce_rate_limits else nullcontext({})
             with limits as headers:
                 fault = await run_in_threadpool(state.faults.take, policy.vendor, request.url.path)
+                if fault is not None and fault.drop:
+                    return DroppedConnection()
                 if fault is not None:
                     raise policy.fault_error(fault.status)
                 response = await call_next(request)
         except VendorError as error:
-            return policy.render(error, request)
-        response.headers.update(headers)
+            response = policy.render(error, request)
+        else:
+            response.headers.update(headers)
+        state.stats.answered(Answer(policy.vendor, endpoint, arrived, response.status_code))
         return response
+
+
+class DroppedConnection(Response):
+    """Sends the status line and headers, then stops: the server closes a connection whose answer never came."""
+
+    def __init__(self) -> None:
+        super().__init__(content=b"{}", status_code=200, media_type="application/json")
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
 
 
 class SlidingWindow:

@@ -45,7 +45,11 @@ def running_sandbox(state: SandboxState | None = None, port: int | None = None) 
     state = state or SandboxState()
     port = port or free_port()
     config = uvicorn.Config(
-        create_app(state), host="127.0.0.1", port=port, log_level="warning", access_log=False,
+        create_app(state),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
         limit_concurrency=200,
     )
     server = uvicorn.Server(config)

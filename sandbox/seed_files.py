@@ -1,9 +1,10 @@
 """Synthetic file trees and exports for the file connectors, each with a manifest of its ground truth.
 
 Calmo's external drive (invoices and client logbooks, seeds/003), Stressfri's Webnode form exports and offers
-workbook (seeds/001). Every generator is deterministic in (seed, now): the same call writes the same bytes
-(apart from the random salt of an encrypted workbook), so a test can assert exactly which entries are older than
-a cutoff. Names, emails and messages are fake (Faker's "no_NO" and "da_DK" locales; Faker has no "nb_NO").
+workbook (seeds/001), Balance's CRM register of contacts for its paper archive (seeds/000). Every generator is
+deterministic in (seed, now): the same call writes the same bytes (apart from the random salt of an encrypted
+workbook), so a test can assert exactly which entries are older than a cutoff. Names, emails and messages are
+fake (Faker's "no_NO" and "da_DK" locales; Faker has no "nb_NO").
 """
 
 from __future__ import annotations
@@ -318,6 +319,74 @@ def _add_summary_sheet(workbook: Workbook, last_row: int) -> None:
     summary["A1"].font = Font(italic=True)
     summary.column_dimensions["A"].width = 18
     workbook.defined_names["Tilbudsliste"] = DefinedName("Tilbudsliste", attr_text=f"Tilbud!$A$2:$I${last_row}")
+
+
+# ---- Balance: the CRM register of contacts, which tells whose paper must be shredded -----------------------
+
+REGISTER_HEADER = ("Kontakt-id", "Navn", "E-mail", "Forløb slut", "Samarbejde slut", "Nyhedsbrev", "ALL-IN aftale")
+
+
+@dataclass(frozen=True)
+class SeededContact:
+    contact: str
+    name: str
+    email: str
+    course_ended: date | None
+    collaboration_ended: date | None
+    newsletter: bool
+    all_in: bool
+
+
+@dataclass(frozen=True)
+class RegisterManifest:
+    path: Path
+    contacts: tuple[SeededContact, ...]
+
+    def course_ended_before(self, cutoff: date, *, newsletter: bool | None = None) -> set[str]:
+        """Contact ids whose course ended before `cutoff` (and, when given, with that newsletter flag)."""
+        return {
+            contact.contact
+            for contact in self.contacts
+            if contact.course_ended is not None
+            and contact.course_ended < cutoff
+            and newsletter in (None, contact.newsletter)
+        }
+
+
+def balance_register(path: Path, *, seed: int, now: datetime, contacts: int = 12) -> RegisterManifest:
+    """A CRM export of contacts as CSV (semicolons, UTF-8 with BOM, Danish dates): courses ended up to 120 days
+    before `now` or still running, collaborations ended or not, every third person on the newsletter."""
+    fake, rng = _fakers("da_DK", seed)
+    seeded = []
+    for index in range(contacts):
+        name = fake.name()
+        course = now.date() - timedelta(days=rng.randrange(1, 120)) if index % 4 != 3 else None
+        collaboration = now.date() - timedelta(days=rng.randrange(1, 120)) if index % 2 == 0 else None
+        email = f"{_ascii(name).replace(' ', '.')}{index}@{fake.free_email_domain()}"
+        seeded.append(
+            SeededContact(f"C-{1000 + index}", name, email, course, collaboration, index % 3 == 0, index % 5 == 0)
+        )
+    text = io.StringIO()
+    writer = csv.writer(text, delimiter=";")
+    writer.writerow(REGISTER_HEADER)
+    for contact in seeded:
+        writer.writerow(
+            (
+                contact.contact,
+                contact.name,
+                contact.email,
+                _danish(contact.course_ended),
+                _danish(contact.collaboration_ended),
+                "ja" if contact.newsletter else "nej",
+                "ja" if contact.all_in else "nej",
+            )
+        )
+    path.write_text("\ufeff" + text.getvalue(), encoding="utf-8", newline="")
+    return RegisterManifest(path, tuple(seeded))
+
+
+def _danish(day: date | None) -> str:
+    return "" if day is None else day.strftime("%d.%m.%Y")
 
 
 # ---- helpers ------------------------------------------------------------------------------------------------

@@ -74,6 +74,7 @@ def create_app(state: SandboxState | None = None) -> FastAPI:
                 remaining=int(body.get("count", 1)),
                 delay_seconds=float(body.get("delay_seconds", 0.0)),
                 path_contains=str(body.get("path_contains", "")),
+                drop=bool(body.get("drop", False)),
             ),
         )
         return {"status": "staged"}

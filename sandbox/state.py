@@ -2,13 +2,15 @@
 
 Every emulator reads time from the clock (so "5 days after the unsubscribe" is testable), counts each call it
 serves, and asks the fault plan before serving, so a test can stage a 429 storm or a 5xx burst for a vendor.
+Each answer is also logged with its arrival time and status, so a benchmark can show that calls per window
+stayed within a vendor's limit and that no 429 was answered.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,12 +40,29 @@ class SandboxClock:
             self._offset += delta
 
 
+#: answers kept in the call log; older ones drop off, so a long benchmark cannot exhaust memory
+CALL_LOG_SIZE = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One call as the vendor saw it: when it arrived (sandbox clock), where, and the status it got."""
+
+    vendor: str
+    endpoint: str
+    arrived: datetime
+    status: int
+
+
 class CallStats:
-    """Counts calls per vendor and endpoint template (e.g. `POST /lists/{list_id}/members`)."""
+    """Counts calls per vendor and endpoint template (e.g. `POST /lists/{list_id}/members`) and error statuses
+    per vendor (`answered 429`), and logs every answer."""
 
     def __init__(self) -> None:
         self._counts: Counter[tuple[str, str]] = Counter()
         self._units: Counter[str] = Counter()
+        self._errors: Counter[tuple[str, int]] = Counter()
+        self._answers: deque[Answer] = deque(maxlen=CALL_LOG_SIZE)
         self._lock = threading.Lock()
 
     def count(self, vendor: str, endpoint: str, units: int = 0) -> None:
@@ -52,6 +71,16 @@ class CallStats:
             if units:
                 self._units[vendor] += units
 
+    def answered(self, answer: Answer) -> None:
+        with self._lock:
+            self._answers.append(answer)
+            if answer.status >= 400:
+                self._errors[(answer.vendor, answer.status)] += 1
+
+    def answers(self, vendor: str) -> list[Answer]:
+        with self._lock:
+            return [answer for answer in self._answers if answer.vendor == vendor]
+
     def snapshot(self) -> dict[str, dict[str, int]]:
         with self._lock:
             out: dict[str, dict[str, int]] = {}
@@ -59,6 +88,8 @@ class CallStats:
                 out.setdefault(vendor, {})[endpoint] = n
             for vendor, units in self._units.items():
                 out.setdefault(vendor, {})["quota_units"] = units
+            for (vendor, status), n in sorted(self._errors.items()):
+                out.setdefault(vendor, {})[f"answered {status}"] = n
             return out
 
     def total(self, vendor: str) -> int:
@@ -69,16 +100,24 @@ class CallStats:
         with self._lock:
             self._counts.clear()
             self._units.clear()
+            self._errors.clear()
+            self._answers.clear()
 
 
 @dataclass
 class Fault:
-    """A fault staged for a vendor: answer `status` to the next `remaining` calls, or delay them."""
+    """A fault staged for a vendor: answer `status` to the next `remaining` calls, delay them, or drop them.
+
+    `drop` cuts the connection after the status line, as a vendor's load balancer does when it resets: the
+    client sees a truncated answer, not an HTTP error. Staged under `<vendor>/batch` (e.g. `mailchimp/batch`),
+    a fault hits the operations a vendor's batch runs in the background instead of the API calls.
+    """
 
     status: int = 0
     remaining: int = 0
     delay_seconds: float = 0.0
     path_contains: str = ""
+    drop: bool = False
 
 
 @dataclass
@@ -112,7 +151,7 @@ class FaultPlan:
             self.faults[vendor] = [f for f in self.faults[vendor] if f.remaining > 0]
         if chosen.delay_seconds:
             time.sleep(chosen.delay_seconds)
-        return chosen if chosen.status else None
+        return chosen if chosen.status or chosen.drop else None
 
 
 @dataclass

@@ -1,0 +1,51 @@
+"""Serve the generated deployments from one process: Prefect's `serve(...)` of each flow's `to_deployment(...)`.
+
+The serving process is its own worker: it polls the server for the deployments' scheduled runs and runs them
+here, so one machine needs no work pool. To scale out, deploy `prefect.yaml` to the `hygiene` work pool instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from prefect import Flow, serve
+from prefect.client.schemas.schedules import CronSchedule, RRuleSchedule
+from prefect.deployments.runner import RunnerDeployment
+
+from deployments.generate import DeploymentSpec
+
+
+def flow_at(entrypoint: str) -> Flow[Any, Any]:
+    """The flow an entrypoint names, imported as a module of this package (the process need not run in the repo)."""
+    path, name = entrypoint.split(":")
+    flow = getattr(importlib.import_module(path.removesuffix(".py").replace("/", ".")), name)
+    assert isinstance(flow, Flow), f"{entrypoint} is not a Prefect flow"
+    return flow
+
+
+def prefect_schedule(schedule: dict[str, str]) -> CronSchedule | RRuleSchedule:
+    if "cron" in schedule:
+        return CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])
+    return RRuleSchedule(rrule=schedule["rrule"], timezone=schedule["timezone"])
+
+
+def runner_deployment(spec: DeploymentSpec) -> RunnerDeployment:
+    deployment = flow_at(spec.entrypoint).to_deployment(
+        name=spec.name,
+        schedules=[prefect_schedule(spec.schedule)],
+        parameters=spec.parameters,
+        description=spec.description,
+        tags=list(spec.tags),
+    )
+    assert isinstance(deployment, RunnerDeployment), "called outside an event loop"
+    return deployment
+
+
+def runner_deployments(specs: list[DeploymentSpec]) -> list[RunnerDeployment]:
+    return [runner_deployment(spec) for spec in specs]
+
+
+def serve_deployments(specs: list[DeploymentSpec]) -> None:
+    """Register the deployments with the server and run their scheduled runs until interrupted."""
+    serve(*runner_deployments(specs), print_starting_message=False)

@@ -1,0 +1,104 @@
+"""Systems kept by hand, read from a register: Balance's paper archive (seeds/000, rules B2 to B5).
+
+Paper has no export; what tells whose paper must go is the CRM: when a participant's course ended, when a
+collaboration ended, whether the person still receives the newsletter, whether a business customer has an
+ALL-IN agreement. This connector reads that register as the CRM exports it (CSV or XLSX, one row per contact):
+
+| column            | meaning                                                                      |
+|-------------------|------------------------------------------------------------------------------|
+| Kontakt-id        | the contact's id in the CRM: the record                                      |
+| E-mail            | the contact's email: the subject (pseudonymised like every subject)          |
+| Forløb slut       | when the course ended (B2, B3), empty while it runs                          |
+| Samarbejde slut   | when the collaboration ended (B4, B5), empty while it runs                   |
+| Nyhedsbrev        | "ja" while the person receives the newsletter (B2's exemption)               |
+| ALL-IN aftale     | "ja" when an ALL-IN agreement governs the customer's material (B5 selection) |
+
+The newsletter flag stands in for a look-up in Mailchimp until that connector can answer it. A row whose date
+for the rule's trigger is empty has not ended, so it is not a record of that rule. Read-only: paper is shredded
+by a person, who attests; nothing can re-read a shredder, so the attestation is the evidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+
+from hygiene.connector import AbsenceProof, Capabilities, Receipt, Record
+from integrations.file_errors import DeletionByHand, MalformedFile, cell_position
+from integrations.spreadsheet import canonical, is_blank, locate_columns, read_date
+from integrations.webnode import table_rows
+
+_YES = frozenset({"ja", "yes", "j", "y", "x", "1", "true"})
+_NO = frozenset({"nej", "no", "n", "", "0", "false"})
+
+
+@dataclass(frozen=True)
+class RegisterColumns:
+    """The register's labels; triggers and selections name these fields, the labels are what the CRM writes."""
+
+    contact: str = "Kontakt-id"
+    email: str = "E-mail"
+    course_ended_at: str = "Forløb slut"
+    collaboration_ended_at: str = "Samarbejde slut"
+    newsletter: str = "Nyhedsbrev"
+    all_in_agreement: str = "ALL-IN aftale"
+
+    def labels(self) -> dict[str, tuple[str]]:
+        keys = ("contact", "email", "course_ended_at", "collaboration_ended_at", "newsletter", "all_in_agreement")
+        return {key: (getattr(self, key),) for key in keys}
+
+
+class RegisterConnector:
+    """Contacts of a CRM register export as records of a hand-kept system, dated by the rule's trigger."""
+
+    capabilities = Capabilities(system="manual", batch_size=0, permanent_delete=False)
+
+    def __init__(self, path: Path, *, system: str, columns: RegisterColumns | None = None, tz: tzinfo = UTC) -> None:
+        self.path = Path(path)
+        self.system = system
+        self.columns = columns or RegisterColumns()
+        self.tz = tz
+
+    def records(self, selection: Mapping[str, str], trigger: str) -> Iterator[Record]:
+        """Contacts whose `trigger` date is filled in and whose flags match `selection` ("ja"/"nej" fields)."""
+        labels = self.columns.labels()
+        if trigger not in ("course_ended_at", "collaboration_ended_at"):
+            raise MalformedFile(f"{self.path}: the register has no date for trigger '{trigger}'")
+        rows = table_rows(self.path)
+        header = next(rows, (1, ()))[1]
+        found = locate_columns(header, labels, str(self.path), required=("contact", trigger, *selection))
+        for number, values in rows:
+            if is_blank(values):
+                continue
+            cells = {key: values[index] if index < len(values) else None for key, index in found.items()}
+            ended = read_date(cells[trigger], self.tz, str(self.path), number, labels[trigger][0])
+            if ended is not None and self._selected(cells, selection, number):
+                yield self._record(cells, ended, number)
+
+    def _record(self, cells: Mapping[str, object], ended: datetime, number: int) -> Record:
+        contact = canonical(cells["contact"])
+        if not contact:
+            raise MalformedFile(f"{cell_position(str(self.path), number, self.columns.contact)}: no contact id")
+        attributes = {"row": str(number)}
+        if self._flag(cells.get("newsletter"), "newsletter", number):
+            attributes["exemption"] = "newsletter_recipient"
+        subject = canonical(cells.get("email")).lower() or contact
+        return Record(contact, subject, ended, attributes)
+
+    def _selected(self, cells: Mapping[str, object], selection: Mapping[str, str], number: int) -> bool:
+        return all(self._flag(cells.get(key), key, number) == (wanted in _YES) for key, wanted in selection.items())
+
+    def _flag(self, value: object, key: str, number: int) -> bool:
+        text = canonical(value).casefold()
+        if text not in _YES | _NO:
+            label = self.columns.labels()[key][0]
+            raise MalformedFile(f"{cell_position(str(self.path), number, label)}: expected ja or nej")
+        return text in _YES
+
+    def delete(self, record_ids: Sequence[str]) -> list[Receipt]:
+        raise DeletionByHand(f"{self.system}: {len(record_ids)} records are on paper; shred them and attest")
+
+    def verify_absent(self, record_ids: Sequence[str]) -> list[AbsenceProof]:
+        raise DeletionByHand(f"{self.system}: paper cannot be re-read; the attestation is the evidence")

@@ -1,0 +1,272 @@
+"""Bad-input corpus: broken policies, bad command lines, broken exports and malformed vendor pages.
+
+Every case must be refused the same way: one line `error: ...` on stderr and exit 1 from the CLI (or, for
+parsers below the CLI, one `HygieneError` whose message is one line), no traceback, and nothing changed: the
+file tree and the ledger are byte-for-byte what they were. Policy cases are mutations of the real files, so
+the corpus follows the policies as they change; the command lines are tests/corpus/cli.txt, one case a line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import shlex
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hygiene.errors import HygieneError
+from hygiene.locations import policies_dir
+from integrations.webnode import read_export
+from sandbox.seed_files import ExportFormat, webnode_submissions, write_webnode_export
+
+CORPUS = Path(__file__).resolve().parents[1] / "tests" / "corpus"
+CONTROLLERS = ("balance", "balansekonomi", "calmo", "clienti", "stressfri")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    case: str
+    refused_correctly: bool
+    why: str = ""
+
+
+# ---- the workspace a case runs in ----------------------------------------------------------------------------
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every file under `root` (the ledger included) by path and content digest."""
+    return {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and not path.name.endswith(("-wal", "-shm"))
+    }
+
+
+@contextlib.contextmanager
+def workspace(root: Path) -> Iterator[Path]:
+    """Policies copied under `root`, a ledger with evidence in it, and the environment pointing at both."""
+    from hygiene.ledger import EntryDraft, EntryKind, Ledger
+    from hygiene.store import dispose_engine
+
+    shutil.copytree(policies_dir(), root / "policies", dirs_exist_ok=True)
+    url = f"sqlite:///{root / 'hygiene.db'}"
+    Ledger(url).append([EntryDraft(controller="calmo", run_id="corpus", kind=EntryKind.RUN_STARTED)])
+    dispose_engine(url)
+    saved = dict(os.environ)
+    os.environ.update(HYGIENE_POLICIES_DIR=str(root / "policies"), HYGIENE_DATABASE_URL=url, COLUMNS="200")
+    for controller in CONTROLLERS:
+        os.environ.setdefault(f"HYGIENE_KEY_{controller.upper()}", f"corpus-key-{controller}")
+    try:
+        yield root
+    finally:
+        dispose_engine(url)
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def run_cli(args: list[str]) -> tuple[int, str, str]:
+    """The real entry point in this process: (exit code, stdout, stderr)."""
+    from cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    argv = sys.argv
+    sys.argv = ["hygiene", *args]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            main()
+        code: Any = 0
+    except SystemExit as exited:
+        code = exited.code
+    except BaseException as error:  # noqa: BLE001 - an escaped exception is exactly what the corpus looks for
+        code, err = 99, io.StringIO(f"Traceback: {type(error).__name__}: {error}")
+    finally:
+        sys.argv = argv
+    return code if isinstance(code, int) else 1, out.getvalue(), err.getvalue()
+
+
+def judge_cli(case: str, args: list[str], root: Path) -> Verdict:
+    """Run `args` and check the refusal: exit 1, one `error:` line per problem, no traceback, nothing changed.
+
+    A policy file may have several independent problems and the loader names them all, one line each; the
+    same place named twice is one problem said twice, and is counted as a failure.
+    """
+    before = snapshot(root)
+    code, out, err = run_cli(args)
+    lines = err.strip().splitlines()
+    places = [line.rsplit(": ", 1)[0] for line in lines]
+    problems = [
+        f"exit {code}" if code != 1 else "",
+        "no error line" if not lines else "",
+        "a line that is not `error: ...`" if any(not line.startswith("error: ") for line in lines) else "",
+        "one problem on several lines" if len(set(places)) != len(places) else "",
+        "traceback" if "Traceback" in out + err else "",
+        "files or ledger changed" if snapshot(root) != before else "",
+    ]
+    why = "; ".join(p for p in problems if p)
+    return Verdict(case, not why, f"{why}: {err.strip()[:200]}" if why else "")
+
+
+# ---- policies: mutations of the real files ------------------------------------------------------------------
+
+Mutation = Callable[[dict[str, Any]], None]
+
+
+def _first_rule(document: dict[str, Any]) -> dict[str, Any]:
+    rule: dict[str, Any] = document["rules"][0]
+    return rule
+
+
+def _deleting_rule(document: dict[str, Any]) -> dict[str, Any]:
+    rules = [r for r in document["rules"] if r.get("window", {}).get("deadline")]
+    return rules[0] if rules else _first_rule(document)
+
+
+STRUCTURAL: dict[str, Mutation] = {
+    "no controller": lambda d: d.pop("controller"),
+    "no rules": lambda d: d.pop("rules"),
+    "no systems": lambda d: d.pop("systems"),
+    "controller renamed": lambda d: d.update(controller="someone-else"),
+    "unknown top-level key": lambda d: d.update(retention_everything="forever"),
+    "rules not a list": lambda d: d.update(rules={"a": 1}),
+    "rule without ref": lambda d: _first_rule(d).pop("ref"),
+    "duplicate rule": lambda d: d["rules"].append(dict(_first_rule(d))),
+    "unknown action": lambda d: _first_rule(d).update(action="obliterate"),
+    "quote not in the notice": lambda d: _first_rule(d)["quote"].update(text="We keep nothing, ever."),
+    "deadline misspelt": lambda d: _deleting_rule(d)["window"].update(deadline="5 dayz"),
+    "negative deadline": lambda d: _deleting_rule(d)["window"].update(deadline="-3 days"),
+    "unknown system covered": lambda d: _first_rule(d)["covers"].update(systems=["nowhere"]),
+    "timezone unknown": lambda d: d.update(timezone="Europe/Atlantis"),
+    "country unknown": lambda d: d.update(country="XX"),
+    "cadence too slow": lambda d: _deleting_rule(d).update(cadence={"cron": "0 7 1 1 *"}),
+    "cadence not a mapping": lambda d: _deleting_rule(d).update(cadence="every 400 days"),
+}
+
+TEXTUAL: dict[str, Callable[[bytes], bytes]] = {
+    "truncated at a third": lambda b: b[: len(b) // 3],
+    "empty file": lambda b: b"",
+    "a list, not a mapping": lambda b: b"- controller\n- rules\n",
+    "tab indentation": lambda b: b.replace(b"\n  ", b"\n\t", 1),
+    "not UTF-8": lambda b: b.replace(b"e", b"\xe9\xff", 3),
+    "unclosed quote": lambda b: b + b'\nextra: "never closed\n',
+}
+
+
+def policy_cases() -> Iterator[tuple[str, str, Callable[[Path], None]]]:
+    """(case, controller, how to break its policy file) for every mutation of every controller's policy."""
+    for controller in CONTROLLERS:
+        for name, mutate in STRUCTURAL.items():
+            yield f"policy {controller}: {name}", controller, _structural(mutate)
+        for name, change in TEXTUAL.items():
+            yield f"policy {controller}: {name}", controller, _textual(change)
+
+
+def _structural(mutate: Mutation) -> Callable[[Path], None]:
+    def apply(path: Path) -> None:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        mutate(document)
+        path.write_text(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+    return apply
+
+
+def _textual(change: Callable[[bytes], bytes]) -> Callable[[Path], None]:
+    return lambda path: path.write_bytes(change(path.read_bytes()))
+
+
+def run_policy_corpus(scratch: Path) -> list[Verdict]:
+    """Each broken policy, read by `hygiene policies show`, in a workspace of its own."""
+    verdicts = []
+    for index, (case, controller, breaks) in enumerate(policy_cases()):
+        with workspace(scratch / f"policy-{index}") as root:
+            breaks(root / "policies" / f"{controller}.yaml")
+            verdicts.append(judge_cli(case, ["policies", "show", controller], root))
+    return verdicts
+
+
+# ---- command lines: tests/corpus/cli.txt ---------------------------------------------------------------------
+
+
+def cli_cases() -> Iterator[tuple[str, list[str]]]:
+    """Each non-comment line of the corpus file, `{controller}` expanded to every controller."""
+    for line in (CORPUS / "cli.txt").read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        for controller in CONTROLLERS if "{controller}" in line else ("",):
+            text = line.replace("{controller}", controller)
+            yield f"cli: {text}", shlex.split(text)
+
+
+def run_cli_corpus(scratch: Path) -> list[Verdict]:
+    with workspace(scratch / "cli") as root:
+        return [judge_cli(case, args, root) for case, args in cli_cases()]
+
+
+# ---- Webnode exports: truncated, mis-encoded, wrong headers, impossible dates ------------------------------
+
+_NOW = datetime.fromisoformat("2026-11-23T09:00:00+01:00")
+
+
+def export_cases(directory: Path) -> Iterator[tuple[str, Path]]:
+    """Broken variants of a seeded export, each written once to `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    submissions = webnode_submissions(seed=3, now=_NOW, count=12)
+    good_csv, good_xlsx = directory / "good.csv", directory / "good.xlsx"
+    write_webnode_export(good_csv, submissions, ExportFormat.CSV_SEMICOLON_BOM)
+    write_webnode_export(good_xlsx, submissions, ExportFormat.XLSX)
+    text, workbook = good_csv.read_bytes(), good_xlsx.read_bytes()
+    header, _, body = text.partition(b"\n")
+    variants: dict[str, bytes] = {
+        "empty.csv": b"",
+        "header-only-garbage.csv": b"\x00\x01\x02",
+        "utf16.csv": text.decode("utf-8-sig").encode("utf-16"),
+        "latin1-garbage.csv": bytes(range(128, 256)) * 4,
+        "no-email-column.csv": header.replace(b"E-post", b"Adresse") + b"\n" + body,
+        "no-date-column.csv": header.replace(b"Dato", b"Dag") + b"\n" + body,
+        "impossible-date.csv": _first_date(text, b"31.02.2026 10:00"),
+        "month-13.csv": _first_date(text, b"01.13.2026 10:00"),
+        "word-date.csv": _first_date(text, b"yesterday"),
+        "xlsx-renamed-csv.xlsx": text,
+        "zip-garbage.xlsx": b"PK\x03\x04" + bytes(200),
+    }
+    for fraction in (0.1, 0.3, 0.5, 0.7, 0.9):
+        variants[f"xlsx-truncated-{int(fraction * 100)}.xlsx"] = workbook[: int(len(workbook) * fraction)]
+    for name, content in variants.items():
+        path = directory / name
+        path.write_bytes(content)
+        yield f"export {name}", path
+
+
+def _first_date(text: bytes, replacement: bytes) -> bytes:
+    header, _, rest = text.partition(b"\n")
+    first, _, tail = rest.partition(b";")
+    return header + b"\n" + replacement + b";" + tail
+
+
+def judge_parser(case: str, read: Callable[[], object], path: Path) -> Verdict:
+    """A parser must raise a HygieneError with a one-line message and leave its file as it was."""
+    before = path.read_bytes()
+    try:
+        read()
+    except HygieneError as error:
+        one_line = len(str(error).splitlines()) == 1
+        unchanged = path.read_bytes() == before
+        return Verdict(case, one_line and unchanged, "" if one_line and unchanged else f"{error}"[:200])
+    except Exception as error:  # noqa: BLE001 - an escaped exception is exactly what the corpus looks for
+        return Verdict(case, False, f"{type(error).__name__}: {error}"[:200])
+    return Verdict(case, False, "accepted")
+
+
+def run_export_corpus(scratch: Path) -> list[Verdict]:
+    return [
+        judge_parser(case, lambda p=path: list(read_export(p)), path)
+        for case, path in export_cases(scratch / "exports")
+    ]

@@ -1,0 +1,149 @@
+"""Runs every campaign on both backends and gathers the figures the report prints."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reliability.badinput import CONTROLLERS, Verdict, run_cli, run_cli_corpus, run_export_corpus, run_policy_corpus
+from reliability.crash import CrashResult, folder_crash, ledger_write_crash, mailchimp_crash
+from reliability.databases import BACKENDS, fresh_database
+from reliability.faults import FaultResult, fault_campaign
+from reliability.isolation import IsolationCheck, isolation_checks
+from reliability.privacy import PrivacyScan, demo_scan
+
+CrashScenario = Callable[[str, str, int, Path], CrashResult]
+SCENARIOS: tuple[CrashScenario, ...] = (folder_crash, mailchimp_crash, ledger_write_crash)
+
+
+@dataclass
+class Figures:
+    crashes: list[CrashResult] = field(default_factory=list)
+    faults: list[FaultResult] = field(default_factory=list)
+    bad_input: list[Verdict] = field(default_factory=list)
+    privacy: list[PrivacyScan] = field(default_factory=list)
+    isolation: list[IsolationCheck] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def rows(self) -> list[tuple[str, str, str, str]]:
+        """(figure, on SQLite, on PostgreSQL, what it must be)."""
+        return [
+            ("crash runs (of them SIGKILLed)", *self._per_backend(self._runs), "-"),
+            ("premature deletions", *self._crash_sum("premature"), "0"),
+            ("records left due or overdue", *self._crash_sum("overdue_left"), "0"),
+            ("lost evidence entries", *self._crash_sum("lost"), "0"),
+            ("duplicated evidence entries", *self._crash_sum("duplicated"), "0"),
+            ("chains verified", *self._per_backend(self._chains), "all"),
+            ("fault cases (runs to complete)", *self._per_backend(self._fault_runs), "-"),
+            ("fault-run end-state diffs", *self._fault_sum(lambda f: int(f.state_differs)), "0"),
+            ("vendor errors escaping as tracebacks", *self._fault_sum(lambda f: len(f.unhandled)), "0"),
+            ("staged faults never met", *self._fault_sum(lambda f: f.faults_left), "0"),
+            ("bad-input cases refused correctly", self._refused(), "(SQLite)", "all"),
+            ("privacy hits, vendor-run ledgers", *self._fault_sum(lambda f: f.privacy_hits), "0"),
+            ("privacy hits, demo (ledger, Prefect, output)", self._privacy("personal_hits"), "(SQLite)", "0"),
+            ("secrets printed or stored", self._privacy("secret_hits"), "(SQLite)", "0"),
+            ("isolation checks passed", *self._per_backend(self._isolated), "all"),
+        ]
+
+    def all_clear(self) -> bool:
+        return not self.failures
+
+    def check(self) -> None:
+        """Name every figure that is not what it must be."""
+        self.failures += [f"crash {c}" for c in self.crashes if _crash_faults(c)]
+        self.failures += [f"fault {f}" for f in self.faults if f.state_differs or f.unhandled or f.faults_left
+                          or f.privacy_hits]
+        self.failures += [f"bad input {v.case}: {v.why}" for v in self.bad_input if not v.refused_correctly]
+        self.failures += [f"privacy {p}" for p in self.privacy if p.personal_hits or p.secret_hits]
+        self.failures += [f"isolation {i}" for i in self.isolation if not i.ok]
+
+    def _per_backend(self, figure: Callable[[str], str]) -> tuple[str, str]:
+        lite, pg = (figure(backend) for backend in BACKENDS)
+        return lite, pg
+
+    def _runs(self, backend: str) -> str:
+        mine = [c for c in self.crashes if c.backend == backend]
+        return f"{len(mine)} ({sum(c.kills > 0 for c in mine)})"
+
+    def _chains(self, backend: str) -> str:
+        mine = [c for c in self.crashes if c.backend == backend]
+        return f"{sum(c.chain_ok for c in mine)}/{len(mine)}"
+
+    def _crash_sum(self, name: str) -> tuple[str, str]:
+        return self._per_backend(lambda b: str(sum(getattr(c, name) for c in self.crashes if c.backend == b)))
+
+    def _fault_runs(self, backend: str) -> str:
+        mine = [f for f in self.faults if f.backend == backend]
+        return f"{len(mine)} ({sum(f.runs for f in mine)})"
+
+    def _fault_sum(self, figure: Callable[[FaultResult], int]) -> tuple[str, str]:
+        return self._per_backend(lambda b: str(sum(figure(f) for f in self.faults if f.backend == b)))
+
+    def _refused(self) -> str:
+        return f"{sum(v.refused_correctly for v in self.bad_input)}/{len(self.bad_input)}"
+
+    def _privacy(self, name: str) -> str:
+        return str(sum(getattr(p, name) for p in self.privacy)) if self.privacy else "skipped"
+
+    def _isolated(self, backend: str) -> str:
+        mine = [i for i in self.isolation if i.backend == backend]
+        return f"{sum(i.ok for i in mine)}/{len(mine)}"
+
+
+def _crash_faults(crash: CrashResult) -> bool:
+    return bool(crash.premature or crash.overdue_left or crash.lost or crash.duplicated or not crash.chain_ok)
+
+
+def use_campaign_keys() -> None:
+    """Throwaway pseudonym keys for the five controllers, unless the environment already sets them."""
+    for controller in CONTROLLERS:
+        os.environ.setdefault(f"HYGIENE_KEY_{controller.upper()}", f"reliability-only-key-{controller}")
+
+
+def run_all(scratch: Path, seeds: Iterable[int], fault_seeds: Iterable[int], demo: bool) -> Figures:
+    use_campaign_keys()
+    figures = Figures()
+    for backend in BACKENDS:
+        figures.crashes += crash_campaign(backend, seeds, scratch)
+        for seed in fault_seeds:
+            figures.faults += fault_campaign(backend, seed, scratch)
+        figures.isolation += isolation_campaign(backend, scratch)
+    figures.bad_input = run_cli_corpus(scratch) + run_export_corpus(scratch) + run_policy_corpus(scratch)
+    if demo:
+        figures.privacy = demo_scan(scratch)
+    figures.check()
+    return figures
+
+
+def crash_campaign(backend: str, seeds: Iterable[int], scratch: Path) -> list[CrashResult]:
+    """Every scenario at every seed, each on an empty store of its own so seeds cannot mask each other."""
+    results = []
+    for seed in seeds:
+        for scenario in SCENARIOS:
+            with fresh_database(backend, scratch) as url:
+                results.append(scenario(backend, url, seed, scratch))
+    return results
+
+
+def isolation_campaign(backend: str, scratch: Path) -> list[IsolationCheck]:
+    with fresh_database(backend, scratch) as url:
+        return isolation_checks(backend, url, lambda controller, email: _prove(url, controller, email))
+
+
+def _prove(url: str, controller: str, email: str) -> dict[str, object]:
+    saved = os.environ.get("HYGIENE_DATABASE_URL")
+    os.environ["HYGIENE_DATABASE_URL"] = url
+    try:
+        code, out, err = run_cli(["ledger", "prove", "--controller", controller, "--email", email, "--json"])
+    finally:
+        if saved is None:
+            os.environ.pop("HYGIENE_DATABASE_URL")
+        else:
+            os.environ["HYGIENE_DATABASE_URL"] = saved
+    if code != 0:
+        raise RuntimeError(f"ledger prove failed: {err.strip()}")
+    proof: dict[str, object] = json.loads(out)
+    return proof

@@ -1,0 +1,228 @@
+"""Erasure and access requests end to end on Calmo's drive: the identity gate (K3), the bookkeeping exception
+(K1, GDPR Art. 17(3)(b)), legal holds (17(3)(e)), the reply letter, the export, and the bad inputs."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    FlowFilter,
+    FlowFilterName,
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import StateType
+from prefect.flow_runs import resume_flow_run
+
+from hygiene.holds import HoldStore
+from hygiene.ledger import EntryKind, Ledger
+from hygiene.pseudonym import SUBJECT, pseudonym
+from hygiene.requests import RequestStore
+from hygiene.settings import Settings
+from tests.privacy import database_rows, hits
+from tests.rights_fixtures import EMAIL, NAME, SeededPerson, cli, open_request
+
+pytest_plugins = ["tests.rights_fixtures"]
+
+Fixtures = tuple[pytest.CaptureFixture[str], pytest.MonkeyPatch]
+
+
+@pytest.fixture
+def io(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Fixtures:
+    return capsys, monkeypatch
+
+
+def present(person: SeededPerson) -> set[str]:
+    return {relative for relative in person.all if person.path(relative).exists()}
+
+
+def request_entries(database_url: str, request_id: str) -> list[dict[str, Any]]:
+    return [e.payload for e in Ledger(database_url).entries(run_id=request_id) if e.kind is EntryKind.REQUEST]
+
+
+def paused_erasure(timeout: float = 60) -> UUID:
+    """The erase-subject run waiting in PAUSED for its identity form, as the UI lists it."""
+    paused = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])))
+    erasures = FlowFilter(name=FlowFilterName(any_=["erase-subject"]))
+    give_up = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < give_up:
+            runs = client.read_flow_runs(flow_filter=erasures, flow_run_filter=paused)
+            if runs:
+                return runs[0].id
+            time.sleep(0.3)
+    raise AssertionError("no erasure paused for the identity check")
+
+
+def verified_erasure(io: Fixtures) -> str:
+    request_id = open_request(*io, "calmo", "erasure")
+    assert cli(*io, "request", "verify-id", request_id, "--role", "owner").code == 0
+    return request_id
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_an_erasure_deletes_everywhere_except_bookkeeping_and_closes_with_a_danish_letter(
+    calmo_person: SeededPerson, database_url: str, io: Fixtures, tmp_path: Path
+) -> None:
+    request_id = verified_erasure(io)
+    letter = tmp_path / "svar.txt"
+    result = cli(*io, "request", "erase", request_id, "--out", str(letter), "--json")
+    assert result.code == 0, result.err
+    assert present(calmo_person) == set(calmo_person.kept)
+    answer = {s["system"]: s for s in result.json()["systems"]}
+    assert answer["logbooks"]["deleted"] == 1 and answer["invoices"]["deleted"] == 1
+    [kept] = answer["invoices"]["kept"]
+    assert kept["reason"] == "bookkeeping_duty" and kept["until"] == str(next(iter(calmo_person.kept.values())))
+    assert answer["requests"]["status"] == "by_hand"
+    text = letter.read_text(encoding="utf-8")
+    assert "Svar på din anmodning om sletning" in text and "bogføringsloven" in text and kept["until"] in text
+    assert "litra b" in text and "requests (manuelt system)" in text and "Datatilsynet" in text
+    assert EMAIL.lower() not in text.lower() and NAME not in text
+    stored = RequestStore(Ledger(database_url)).get(request_id)
+    assert not stored.is_open and stored.sealed_identity is None
+    assert [p["event"] for p in request_entries(database_url, request_id)] == ["opened", "identity_checked", "closed"]
+    assert Ledger(database_url).verify().ok
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_second_erasure_of_the_same_person_says_when_they_were_erased(
+    calmo_person: SeededPerson, io: Fixtures, tmp_path: Path
+) -> None:
+    assert cli(*io, "request", "erase", verified_erasure(io), "--out", str(tmp_path / "1.txt")).code == 0
+    again = cli(*io, "request", "erase", verified_erasure(io), "--out", str(tmp_path / "2.txt"))
+    assert again.code == 1 and "already erased on" in again.err and len(again.err.strip().splitlines()) == 1
+    assert "allerede slettet" in (tmp_path / "2.txt").read_text(encoding="utf-8")
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_an_email_that_matches_nobody_is_answered_and_the_search_recorded(
+    calmo_person: SeededPerson, database_url: str, io: Fixtures, tmp_path: Path
+) -> None:
+    request_id = open_request(*io, "calmo", "erasure", email="nobody@example.org")
+    cli(*io, "request", "verify-id", request_id, "--role", "owner")
+    result = cli(*io, "request", "erase", request_id, "--out", str(tmp_path / "svar.txt"))
+    assert result.code == 1 and "matches nobody" in result.err
+    assert present(calmo_person) == set(calmo_person.all)
+    assert "fandt ingen oplysninger" in (tmp_path / "svar.txt").read_text(encoding="utf-8")
+    closed = request_entries(database_url, request_id)[-1]
+    assert closed["event"] == "closed" and closed["totals"]["found"] == 0 and closed["outcome"] == "nothing_found"
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_person_under_a_legal_hold_is_kept_with_the_reason(
+    calmo_person: SeededPerson, database_url: str, io: Fixtures, tmp_path: Path
+) -> None:
+    subject = pseudonym(Settings().key_for("calmo"), SUBJECT, EMAIL)
+    HoldStore(Ledger(database_url)).add("calmo", subject=subject, reason="dispute, case 2026-4", set_by="owner")
+    result = cli(*io, "request", "erase", verified_erasure(io), "--out", str(tmp_path / "svar.txt"))
+    assert (
+        result.code == 1 and "legal hold (dispute, case 2026-4)" in result.err and "nothing was deleted" in result.err
+    )
+    assert present(calmo_person) == set(calmo_person.all)
+    assert "litra e" in (tmp_path / "svar.txt").read_text(encoding="utf-8")
+
+
+def test_calmo_refuses_erasure_and_export_until_the_photo_id_is_attested(
+    calmo_person: SeededPerson, io: Fixtures, tmp_path: Path
+) -> None:
+    for kind, out in (("erasure", tmp_path / "svar.txt"), ("access", tmp_path / "svar")):
+        request_id = open_request(*io, "calmo", kind)
+        verb = "erase" if kind == "erasure" else "export"
+        result = cli(*io, "request", verb, request_id, "--out", str(out))
+        assert result.code == 1 and "photo-ID check" in result.err and "verify-id" in result.err
+    assert present(calmo_person) == set(calmo_person.all)
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_calmos_gate_pauses_the_flow_until_a_person_attests_in_the_ui(
+    calmo_person: SeededPerson,
+    database_url: str,
+    io: Fixtures,
+    prefect_server: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from flows.rights import erase_subject
+
+    request_id = open_request(*io, "calmo", "erasure")
+    results: list[dict[str, Any]] = []
+    thread = threading.Thread(target=lambda: results.append(erase_subject(request_id)), daemon=True)
+    thread.start()
+    flow_run_id = paused_erasure()
+    assert present(calmo_person) == set(calmo_person.all), "nothing is deleted while the run waits"
+    resume_flow_run(flow_run_id, run_input={"id_checked": True, "role": "owner"})
+    thread.join(timeout=60)
+    [result] = results
+    assert result["outcome"] == "erased" and present(calmo_person) == set(calmo_person.kept)
+    checked = [p for p in request_entries(database_url, request_id) if p["event"] == "identity_checked"]
+    assert checked and checked[0]["role"] == "owner" and checked[0]["id_image_stored"] is False
+    # nothing of the person stays behind: not in Prefect, its logs, the ledger or the request store
+    needles = {EMAIL, EMAIL.lower(), NAME}
+    out, err = io[0].readouterr()
+    assert hits(database_rows(prefect_server), needles) == []
+    assert hits(database_rows(database_url), needles) == []
+    assert hits([out, err, caplog.text, json.dumps(result, default=str)], needles) == []
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_an_access_request_exports_exactly_the_persons_files(
+    calmo_person: SeededPerson, database_url: str, io: Fixtures, tmp_path: Path
+) -> None:
+    request_id = open_request(*io, "calmo", "access")
+    cli(*io, "request", "verify-id", request_id, "--role", "owner")
+    out = tmp_path / "svar"
+    result = cli(*io, "request", "export", request_id, "--out", str(out), "--json")
+    assert result.code == 0, result.err
+    document = json.loads((out / "export.json").read_text(encoding="utf-8"))
+    files = {record["file"] for system in document["systems"] for record in system["records"]}
+    assert files == {relative.split("/", 1)[1] for relative in calmo_person.all}
+    assert all(EMAIL.lower() in record["text"].lower() for s in document["systems"] for record in s["records"])
+    page = (out / "export.html").read_text(encoding="utf-8")
+    assert "Dine oplysninger hos Calmo" in page and NAME in page
+    assert "Svar på din anmodning om indsigt" in (out / "letter.txt").read_text(encoding="utf-8")
+    assert present(calmo_person) == set(calmo_person.all), "an access request deletes nothing"
+    kinds = [e.kind for e in Ledger(database_url).entries(run_id=request_id)]
+    assert EntryKind.DELIVERY in kinds and not RequestStore(Ledger(database_url)).get(request_id).is_open
+    assert not list(Path(result.json()["files"]["export.json"]).parent.glob("*.sealed"))
+
+
+def test_an_export_path_that_cannot_be_written_is_one_line_and_changes_nothing(
+    calmo_person: SeededPerson, database_url: str, io: Fixtures, tmp_path: Path
+) -> None:
+    request_id = open_request(*io, "calmo", "access")
+    cli(*io, "request", "verify-id", request_id, "--role", "owner")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    result = cli(*io, "request", "export", request_id, "--out", str(blocker / "svar"))
+    assert result.code == 1 and len(result.err.strip().splitlines()) == 1 and "nothing was done" in result.err
+    assert RequestStore(Ledger(database_url)).get(request_id).is_open
+    assert present(calmo_person) == set(calmo_person.all)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("request", "open", "--controller", "nope", "--kind", "erasure", "--email", "a@b.dk"), "unknown controller"),
+        (("request", "open", "--controller", "calmo", "--kind", "delete", "--email", "a@b.dk"), "not a request kind"),
+        (("request", "erase", "no-such-id", "--out", "x.txt"), "does not exist"),
+        (("request", "export", "no-such-id", "--out", "x"), "does not exist"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_1(database_url: str, io: Fixtures, args: tuple[str, ...], message: str) -> None:
+    result = cli(*io, *args)
+    assert result.code == 1 and message in result.err and len(result.err.strip().splitlines()) == 1
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_closed_request_cannot_be_run_again(calmo_person: SeededPerson, io: Fixtures, tmp_path: Path) -> None:
+    request_id = verified_erasure(io)
+    assert cli(*io, "request", "erase", request_id, "--out", str(tmp_path / "1.txt")).code == 0
+    again = cli(*io, "request", "erase", request_id, "--out", str(tmp_path / "2.txt"))
+    assert again.code == 1 and "already answered and closed" in again.err

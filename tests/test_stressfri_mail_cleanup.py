@@ -1,0 +1,178 @@
+"""Stressfri's quarterly mail cleanup (S2, S8) end to end: the Prefect flow, the official Gmail SDK against the
+emulator, the offers workbook as the customer register, and the evidence ledger."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+from dateutil.relativedelta import relativedelta
+
+from hygiene.connector import ConnectorError
+from hygiene.ledger import EntryKind, Ledger
+from hygiene.locations import policies_dir
+from hygiene.policies import load_policy
+from hygiene.windows import window_for
+from integrations.gmail import FULL_SCOPE
+from sandbox import credentials
+from tests.gmail_fixtures import AS_OF, SeededMailbox, write_offers_workbook
+from tests.privacy import database_rows, hits
+
+pytest_plugins = ["tests.gmail_fixtures"]
+
+STRESSFRI = load_policy(policies_dir(), "stressfri")
+#: the July run after the April run was missed (the machine was off)
+A_QUARTER_LATE = AS_OF + relativedelta(months=3)
+
+
+def run(rule: str, as_of: datetime | None = AS_OF) -> dict[str, Any]:
+    from flows.enforce import enforce_rule
+
+    [result] = enforce_rule("stressfri", rule, as_of=as_of, approved=True, pause_for_approval=False)
+    return result
+
+
+def kinds_of(database_url: str) -> list[EntryKind]:
+    return [entry.kind for entry in Ledger(database_url).entries()]
+
+
+def stopped_before_deleting(database_url: str, because: str) -> bool:
+    """The ledger holds the attempt: the run started, stopped with the one-line reason, and intended nothing."""
+    entries = list(Ledger(database_url).entries())
+    kinds = [e.kind for e in entries]
+    return kinds == [EntryKind.RUN_STARTED, EntryKind.RUN_FINISHED] and because in entries[-1].payload["stopped"]
+
+
+def overdue_at(mailbox: SeededMailbox, as_of: datetime) -> set[str]:
+    """The mail whose customer's deadline (ended + 92 days) passed before `as_of`, worked out from the window."""
+    rule = STRESSFRI.rule("S2")
+    assert rule is not None
+    late = set()
+    for customer in mailbox.ended:
+        assert customer.ended_on is not None
+        ended = datetime(customer.ended_on.year, customer.ended_on.month, customer.ended_on.day, tzinfo=AS_OF.tzinfo)
+        deadline = window_for(STRESSFRI, rule, ended).deadline
+        if deadline is not None and deadline < as_of:
+            late |= set(mailbox.manifest.of_customer(customer.ref))
+    return late
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_the_quarterly_run_deletes_exactly_the_ended_customers_mail(mailbox: SeededMailbox, database_url: str) -> None:
+    result = run("S2")
+    assert mailbox.remaining() == mailbox.all_ids() - mailbox.due()
+    assert result["deleted"] == len(mailbox.due()) and result["failed"] == result["still_present"] == 0
+    assert Ledger(database_url).verify().ok
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_rerun_is_a_no_op(mailbox: SeededMailbox, database_url: str) -> None:
+    run("S2")
+    again = run("S2")
+    assert again["deleted"] == 0 and again["counts"]["due"] == again["counts"]["overdue"] == 0
+    assert mailbox.remaining() == mailbox.all_ids() - mailbox.due()
+
+
+@pytest.mark.usefixtures("prefect_server")
+@pytest.mark.parametrize("as_of", [AS_OF, A_QUARTER_LATE], ids=["on-time", "a-quarter-late"])
+def test_a_late_run_reports_the_broken_deadline_as_overdue(
+    mailbox: SeededMailbox, database_url: str, as_of: datetime
+) -> None:
+    result = run("S2", as_of)
+    decisions = [e.payload["decision"] for e in Ledger(database_url).entries(kinds=[EntryKind.INTENT])]
+    expected = overdue_at(mailbox, as_of)
+    assert decisions.count("overdue") == result["overdue"] == len(expected)
+    assert decisions.count("due") == len(mailbox.due() - expected)
+    if as_of == A_QUARTER_LATE:
+        assert decisions and set(decisions) == {"overdue"}, "everything ended before April is overdue in July"
+    else:
+        assert "due" in decisions, "customers ended in the last quarter are due, not overdue"
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_s8_deletes_exactly_the_mail_marked_not_relevant(mailbox: SeededMailbox, database_url: str) -> None:
+    result = run("S8", None)
+    assert mailbox.remaining() == mailbox.all_ids() - set(mailbox.manifest.not_relevant)
+    assert result["deleted"] == len(mailbox.manifest.not_relevant) and result["overdue"] == 0
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_the_evidence_names_no_message_label_or_customer(mailbox: SeededMailbox, database_url: str) -> None:
+    run("S2")
+    run("S8", None)
+    people = [v for c in mailbox.customers for v in (c.label_name, c.email, c.label_name.split("/", 1)[1])]
+    needles = [*mailbox.all_ids(), *people, "Ikke relevant", mailbox.manifest.owner]
+    assert hits(database_rows(database_url), needles) == []
+    assert Ledger(database_url).verify().ok
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_register_entry_without_an_end_date_deletes_nothing(mailbox: SeededMailbox, database_url: str) -> None:
+    write_offers_workbook(mailbox.workbook, mailbox.customers, no_end_date=mailbox.ended[0].ref)
+    with pytest.raises(ConnectorError, match="no end date"):
+        run("S2")
+    assert mailbox.remaining() == mailbox.all_ids()
+    assert stopped_before_deleting(database_url, "no end date")
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_customer_without_a_label_deletes_nothing(mailbox: SeededMailbox, database_url: str) -> None:
+    renamed = [
+        c if c is not mailbox.ended[0] else type(c)(c.ref, c.label_name + " AS", c.email, c.ended_on)
+        for c in mailbox.customers
+    ]
+    write_offers_workbook(mailbox.workbook, renamed)
+    with pytest.raises(ConnectorError, match="have no Gmail label") as caught:
+        run("S2")
+    assert mailbox.ended[0].label_name not in str(caught.value)
+    assert mailbox.remaining() == mailbox.all_ids()
+    assert stopped_before_deleting(database_url, "have no Gmail label")
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_revoked_credentials_delete_nothing(mailbox: SeededMailbox, database_url: str) -> None:
+    httpx.post(
+        f"{mailbox.sandbox.gmail_endpoint}_sandbox/tokens/revoke", json={"token": credentials.GMAIL_ACCESS_TOKEN}
+    ).raise_for_status()
+    with pytest.raises(ConnectorError, match="credentials revoked or expired"):
+        run("S2")
+    assert stopped_before_deleting(database_url, "credentials revoked or expired")
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_token_without_the_full_scope_deletes_nothing_and_the_rerun_finishes(
+    mailbox: SeededMailbox, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HYGIENE_GMAIL_TOKEN", credentials.GMAIL_READONLY_ACCESS_TOKEN)
+    with pytest.raises(ConnectorError, match=re.escape(FULL_SCOPE)):
+        run("S2")
+    assert mailbox.remaining() == mailbox.all_ids()
+    assert EntryKind.INTENT in kinds_of(database_url), "the attempt is in the evidence, its intents open"
+    monkeypatch.setenv("HYGIENE_GMAIL_TOKEN", credentials.GMAIL_ACCESS_TOKEN)
+    result = run("S2")
+    assert result["recovered"] == len(mailbox.due()) and result["deleted"] == len(mailbox.due())
+    assert mailbox.remaining() == mailbox.all_ids() - mailbox.due()
+    assert Ledger(database_url).verify().ok
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_batch_delete_failing_half_way_is_finished_by_the_rerun(
+    mailbox: SeededMailbox, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("integrations.gmail.BATCH_DELETE_MAX", 10)
+    faults = f"{mailbox.sandbox.base_url}/_sandbox/faults/gmail"
+    # the first two batchDelete calls pass, every later one answers 500 until the retries give up
+    httpx.post(faults, json={"status": 0, "count": 2, "path_contains": "batchDelete"}).raise_for_status()
+    httpx.post(faults, json={"status": 500, "count": 10_000, "path_contains": "batchDelete"}).raise_for_status()
+    monkeypatch.setenv("HYGIENE_GMAIL_RETRY_ATTEMPTS", "3")
+    monkeypatch.setenv("HYGIENE_GMAIL_RETRY_FIRST_WAIT", "0.01")
+    first = run("S2")
+    assert first["deleted"] == 20 and first["failed"] == len(mailbox.due()) - 20
+    httpx.delete(f"{mailbox.sandbox.base_url}/_sandbox/faults").raise_for_status()
+    second = run("S2")
+    assert second["deleted"] == len(mailbox.due()) - 20 and second["failed"] == 0
+    assert mailbox.remaining() == mailbox.all_ids() - mailbox.due()
+    assert Ledger(database_url).verify().ok
