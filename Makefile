@@ -52,3 +52,7 @@ bench: install postgres
 
 lock:
 	$(BIN)/uv lock
+
+# Crash, fault, bad-input, privacy and isolation campaigns on SQLite and PostgreSQL; prints one table.
+reliability: install postgres
+	$(BIN)/python -m reliability

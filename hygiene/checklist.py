@@ -364,9 +364,9 @@ def verify_attested(
     drafts: list[EntryDraft] = []
     found: list[str] = []
     for reference, attestation in pending.items():
-        payload = {"system": ctx.system, "attested_in": attestation.run_id, "export_digest": export_digest}
         if attestation.payload.get("source_digest") == export_digest:
             continue
+        payload = {"system": ctx.system, "attested_in": attestation.run_id, "export_digest": export_digest}
         if reference in present:
             found.append(reference)
             drafts.append(

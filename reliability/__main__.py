@@ -20,7 +20,7 @@ from reliability.campaigns import Figures, run_all
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m reliability", description=__doc__)
     parser.add_argument("--seeds", type=int, default=50, help="crash seeds per scenario and backend")
-    parser.add_argument("--fault-seeds", type=int, default=3, help="fault campaign seeds per backend")
+    parser.add_argument("--fault-seeds", type=int, default=2, help="fault campaign seeds per backend")
     parser.add_argument("--no-demo", action="store_true", help="skip the demo privacy scan (it starts Prefect)")
     options = parser.parse_args()
     started = time.monotonic()

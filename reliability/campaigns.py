@@ -54,8 +54,9 @@ class Figures:
     def check(self) -> None:
         """Name every figure that is not what it must be."""
         self.failures += [f"crash {c}" for c in self.crashes if _crash_faults(c)]
-        self.failures += [f"fault {f}" for f in self.faults if f.state_differs or f.unhandled or f.faults_left
-                          or f.privacy_hits]
+        self.failures += [
+            f"fault {f}" for f in self.faults if f.state_differs or f.unhandled or f.faults_left or f.privacy_hits
+        ]
         self.failures += [f"bad input {v.case}: {v.why}" for v in self.bad_input if not v.refused_correctly]
         self.failures += [f"privacy {p}" for p in self.privacy if p.personal_hits or p.secret_hits]
         self.failures += [f"isolation {i}" for i in self.isolation if not i.ok]

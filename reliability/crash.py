@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from hygiene.connector import Connector
 from hygiene.ledger import EntryDraft, EntryKind, Ledger
 from hygiene.locations import policies_dir
 from hygiene.policies import load_policy
@@ -96,7 +95,8 @@ def folder_truth(policy: Policy, ref: str, manifest: FolderManifest, kind: str) 
     """(files to keep, files due or overdue) from each file's window, worked out without the planner."""
     rule = policy.rule(ref)
     assert rule is not None
-    keep, due = set(), set()
+    keep: set[str] = set()
+    due: set[str] = set()
     for file in manifest.of_kind(kind):
         assert file.dated is not None
         trigger = datetime(file.dated.year, file.dated.month, file.dated.day, tzinfo=policy.zone)

@@ -38,8 +38,13 @@ def demo_scan(scratch: Path) -> list[PrivacyScan]:
     """Run the demo and scan each place it left something; one row per place."""
     work, home = scratch / "demo-cwd", scratch / "prefect-home"
     work.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
-           "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180"}
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+    }
     env = {k: v for k, v in env.items() if not k.startswith(("HYGIENE_KEY_", "HYGIENE_DATABASE_URL"))}
     started = datetime.now().astimezone()
     done = subprocess.run(

@@ -188,6 +188,11 @@ def affected_subjects(policy: Policy, systems: list[str]) -> dict[str, set[str]]
 
 
 def _stream_of(policy: Policy, system: str) -> tuple[dict[str, str], str]:
-    """How to list everything a system holds: the trigger of a rule that reads it, with no selection."""
+    """How to list what a system holds: a CRM or an audience whole; other systems as a rule reads them
+    (Gmail by its customer folders, a sheet by its date column), since they have no "everything" listing."""
+    if policy.systems[system].kind in (SystemKind.MAILCHIMP, SystemKind.HUBSPOT):
+        return {}, ""
     rule = next((r for r in policy.rules if system in r.covers.systems and r.trigger is not None), None)
-    return {}, "date" if rule is None or rule.trigger is None else rule.trigger.event
+    if rule is None or rule.trigger is None:
+        return {}, "date"
+    return dict(rule.covers.selection), rule.trigger.event

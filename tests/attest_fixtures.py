@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -13,7 +14,6 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
 from prefect.client.schemas.objects import StateType
 from prefect.flow_runs import resume_flow_run
-from prefect.input.actions import read_flow_run_input
 
 #: how long a test waits for a run to pause before it gives up
 PAUSE_LIMIT_SECONDS = 30.0
@@ -70,10 +70,10 @@ def paused_form(system: str) -> Form:
             time.sleep(0.1)
         else:
             raise TimeoutError("no attest run paused")
-    run_id = runs[0].id
-    base = f"paused-attest-{system}".replace("_", "-")
-    schema = read_flow_run_input(f"{base}-schema", flow_run_id=run_id)
-    description = read_flow_run_input(f"{base}-description", flow_run_id=run_id) or ""
+        run_id = runs[0].id
+        base = f"paused-attest-{system}".replace("_", "-")
+        schema: dict[str, Any] = json.loads(client.read_flow_run_input(run_id, f"{base}-schema"))
+        description: str = json.loads(client.read_flow_run_input(run_id, f"{base}-description"))
     items = [name for name in schema["properties"] if name.startswith("item_")]
     titles = " ".join(str(prop.get("title", "")) for prop in schema["properties"].values())
     return Form(run_id, items, f"{description} {titles}")

@@ -20,7 +20,7 @@ from reliability.badinput import (
     cli_cases,
     export_cases,
     judge_cli,
-    judge_parser,
+    judge_export,
     policy_cases,
     workspace,
 )
@@ -71,7 +71,7 @@ def test_a_broken_policy_is_refused_one_line_per_problem(
 
 
 def test_every_broken_export_is_refused_in_one_line(tmp_path: Path) -> None:
-    verdicts = [judge_parser(case, lambda p=path: list(read_export(p)), path) for case, path in export_cases(tmp_path)]
+    verdicts = [judge_export(case, path) for case, path in export_cases(tmp_path)]
     assert len(verdicts) >= 15
     assert [v for v in verdicts if not v.refused_correctly] == []
 

@@ -99,8 +99,12 @@ def header_changed(manifest: OffersManifest, monkeypatch: pytest.MonkeyPatch) ->
     ids=["not-xlsx", "wrong-password", "header-changed"],
 )
 def test_a_bad_workbook_stops_s4_with_one_line_and_deletes_nothing(
-    offers: OffersManifest, database_url: str, monkeypatch: pytest.MonkeyPatch, spoil: object,
-    error: type[HygieneError], line: str,
+    offers: OffersManifest,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    spoil: object,
+    error: type[HygieneError],
+    line: str,
 ) -> None:
     from flows.enforce import enforce_rule
 
@@ -124,8 +128,11 @@ def windows_1252(path: Path) -> None:
 
 
 @pytest.mark.usefixtures("prefect_server")
-@pytest.mark.parametrize(("spoil", "line"), [(truncated, "the file looks damaged"), (windows_1252, "not UTF-8")],
-                         ids=["truncated", "windows-1252"])
+@pytest.mark.parametrize(
+    ("spoil", "line"),
+    [(truncated, "the file looks damaged"), (windows_1252, "not UTF-8")],
+    ids=["truncated", "windows-1252"],
+)
 def test_a_bad_export_stops_s1_with_one_line_and_records_no_checklist(
     tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, spoil: object, line: str
 ) -> None:
@@ -150,5 +157,3 @@ def test_the_cli_reports_a_bad_export_as_one_line(
     result = run_cli(capsys, monkeypatch, "attest", "stressfri", "S1", "--as-of", AS_OF.isoformat())
     assert result.code == 1
     assert result.err.startswith("error: ") and result.err.count("\n") == 1 and "looks damaged" in result.err
-
-

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,29 @@ def test_an_access_answer_holds_the_member_and_the_contact(clienti: Seeded, io: 
     found = {system["system"]: system["records"] for system in document["systems"]}
     assert [m["email_address"] for m in found["mailchimp"]] == [person.email]
     assert [c["email"] for c in found["hubspot"]] == [person.email]
+
+
+def test_a_breach_on_the_list_and_the_crm_counts_each_person_once_and_has_no_subject_clock(
+    clienti: Seeded, io: Fixtures, tmp_path: Path
+) -> None:
+    discovered = (datetime.now().astimezone() - timedelta(hours=1)).isoformat(timespec="minutes")
+    result = cli(
+        *io,
+        "breach",
+        "open",
+        "--controller",
+        "clienti",
+        "--discovered",
+        discovered,
+        "--systems",
+        "mailchimp,hubspot",
+        "--out",
+        str(tmp_path / "brud"),
+        "--json",
+    )
+    assert result.code == 0, result.err
+    document = result.json()
+    people = {m.email.lower() for m in clienti.mailchimp.members} | {c.email.lower() for c in clienti.hubspot.contacts}
+    assert document["affected"] == len(people) and document["late"] == []
+    assert document["notices"]["subjects"]["due"] is None, "Art. 34 sets no clock; Clienti promises none"
+    assert "Datatilsynet" in (tmp_path / "brud" / "authority-notice.txt").read_text(encoding="utf-8")

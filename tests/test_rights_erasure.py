@@ -22,6 +22,7 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import StateType
 from prefect.flow_runs import resume_flow_run
 
+from hygiene.delivery import working_copy_path
 from hygiene.holds import HoldStore
 from hygiene.ledger import EntryKind, Ledger
 from hygiene.pseudonym import SUBJECT, pseudonym
@@ -190,7 +191,7 @@ def test_an_access_request_exports_exactly_the_persons_files(
     assert present(calmo_person) == set(calmo_person.all), "an access request deletes nothing"
     kinds = [e.kind for e in Ledger(database_url).entries(run_id=request_id)]
     assert EntryKind.DELIVERY in kinds and not RequestStore(Ledger(database_url)).get(request_id).is_open
-    assert not list(Path(result.json()["files"]["export.json"]).parent.glob("*.sealed"))
+    assert not working_copy_path(request_id).exists(), "the working copy is removed after delivery"
 
 
 def test_an_export_path_that_cannot_be_written_is_one_line_and_changes_nothing(

@@ -1,0 +1,114 @@
+"""The checklist core without Prefect: items, attestations, refusals, verification against a later export."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from pydantic import SecretStr
+
+from hygiene.checklist import (
+    Answer,
+    AttestationRefused,
+    Checklist,
+    SameExport,
+    attestation_drafts,
+    attested_unverified,
+    checklist_items,
+    safe_note,
+    settled_records,
+    verify_attested,
+)
+from hygiene.connector import Record
+from hygiene.enforcement import RunContext
+from hygiene.ledger import Ledger
+from hygiene.locations import policies_dir
+from hygiene.planner import plan
+from hygiene.policies import load_policy
+
+STRESSFRI = load_policy(policies_dir(), "stressfri")
+AS_OF = datetime.fromisoformat("2026-11-01T08:00:00+01:00")
+KEY = SecretStr("test-only-key-stressfri-7f3a9c")
+
+
+def context() -> RunContext:
+    rule = STRESSFRI.rule("S1")
+    assert rule is not None
+    return RunContext(policy=STRESSFRI, rule=rule, system="webnode", as_of=AS_OF, dry_run=False, key=KEY)
+
+
+def submissions(count: int) -> list[Record]:
+    return [Record(f"webnode:{n:032x}", f"person{n}@example.no", AS_OF - timedelta(days=n + 1)) for n in range(count)]
+
+
+def checklist(ctx: RunContext, count: int = 3, digest: str = "a" * 64) -> Checklist:
+    items, _ = checklist_items(ctx, plan(submissions(count), STRESSFRI, ctx.rule, AS_OF), set(), to_the_minute=True)
+    return Checklist("stressfri", "S1", "webnode", ctx.run_id, AS_OF, tuple(items), source_digest=digest)
+
+
+def answer(done: Checklist, **changes: object) -> Answer:
+    values: dict[str, object] = {
+        "ticked": frozenset(i.field for i in done.items),
+        "unknown": frozenset(),
+        "attester_name": "Kari Nordmann",
+        "role": "owner",
+        **changes,
+    }
+    return Answer(**values)  # type: ignore[arg-type]
+
+
+def test_an_item_shows_the_minute_a_masked_reference_and_the_kind_only() -> None:
+    ctx = context()
+    [item] = checklist(ctx, 1).items
+    assert item.dated == (AS_OF - timedelta(days=1)).strftime("%Y-%m-%d %H:%M")
+    assert item.field == "item_" + item.masked[-6:]
+    assert "@" not in repr(item) and item.kind == ctx.rule.covers.records
+
+
+def test_a_second_answer_to_the_same_checklist_is_refused(database_url: str) -> None:
+    ledger, ctx = Ledger(database_url), context()
+    done = checklist(ctx)
+    ledger.append(attestation_drafts(ctx, done, answer(done), ledger))
+    with pytest.raises(AttestationRefused, match=r"was already answered .* this second answer is refused"):
+        attestation_drafts(ctx, done, answer(done), ledger)
+
+
+def test_an_answer_with_unknown_items_or_without_a_name_records_nothing(database_url: str) -> None:
+    ledger, ctx = Ledger(database_url), context()
+    done = checklist(ctx)
+    with pytest.raises(AttestationRefused, match="names 1 item"):
+        attestation_drafts(ctx, done, answer(done, unknown=frozenset({"item_000000"})), ledger)
+    with pytest.raises(AttestationRefused, match="attester's name is required"):
+        attestation_drafts(ctx, done, answer(done, attester_name="  "), ledger)
+
+
+def test_the_ledger_keeps_the_attester_as_a_pseudonym_and_drops_a_note_with_an_email(database_url: str) -> None:
+    ledger, ctx = Ledger(database_url), context()
+    done = checklist(ctx)
+    drafts = attestation_drafts(ctx, done, answer(done, note="asked kari@example.no"), ledger)
+    assert all(d.payload["attester"].startswith("attester:") and "note" not in d.payload for d in drafts)
+    assert safe_note("ring 912 34 567") is None and safe_note(" shredded,  returned the binder ") == (
+        "shredded, returned the binder"
+    )
+
+
+def test_attested_items_leave_later_checklists_until_an_export_shows_them(database_url: str) -> None:
+    ledger, ctx = Ledger(database_url), context()
+    done = checklist(ctx)
+    ledger.append(attestation_drafts(ctx, done, answer(done), ledger))
+    assert settled_records(ledger, "stressfri", "S1") == {item.record for item in done.items}
+    later = context()
+    pending = attested_unverified(ledger, "stressfri", "S1", "webnode")
+    result = verify_attested(later, pending, {done.items[0].record}, "b" * 64)
+    ledger.append(result.drafts)
+    assert (result.verified, result.still_present) == (2, [done.items[0].record])
+    assert settled_records(ledger, "stressfri", "S1") == {item.record for item in done.items[1:]}
+    assert attested_unverified(ledger, "stressfri", "S1", "webnode") == {}
+
+
+def test_the_export_a_checklist_came_from_cannot_verify_it(database_url: str) -> None:
+    ledger, ctx = Ledger(database_url), context()
+    done = checklist(ctx)
+    ledger.append(attestation_drafts(ctx, done, answer(done), ledger))
+    with pytest.raises(SameExport):
+        verify_attested(context(), attested_unverified(ledger, "stressfri", "S1", "webnode"), set(), "a" * 64)
