@@ -323,7 +323,8 @@ class GmailConnector:
         self.units_spent += UNITS[method]
         try:
             return cast(dict[str, Any], request.execute() or {})
-        except OSError:
+        except OSError as e:
+            import sys; print("DBG", method, repr(e), request.uri, len(request.body or ""), request.headers, file=sys.stderr)
             # httplib2 keeps a keep-alive socket the server closed during a long quota wait; drop it to reconnect
             request.http.close()
             raise
