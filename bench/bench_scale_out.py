@@ -99,6 +99,7 @@ def deploy_rules(fleet: Fleet, pool: str) -> None:
                 build=False,
                 push=False,
                 print_next_steps=False,
+                ignore_warnings=True,
             )
 
 

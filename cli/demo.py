@@ -1,14 +1,19 @@
-"""`hygiene demo`: what `make demo` runs on the embedded default, in a scratch folder `.demo/`.
+"""`hygiene demo`: what `make demo` runs on the embedded default, in a scratch folder `.demo/run/`.
 
-Everything the demo touches is synthetic and recreated on each run (so it runs twice in a row): seeded systems
-under `.demo/`, its own ledger, demo-only pseudonym keys, and Prefect's temporary local server.
+Everything the demo touches is synthetic and recreated on each run (so it runs twice in a row): the vendor
+emulators on loopback, seeded tenants and files, its own ledger, demo-only pseudonym keys, and Prefect's
+temporary local server. Each controller's systems are set up as a user would: environment variables that aim
+the real connectors at them.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,13 +26,39 @@ from hygiene.errors import HygieneError
 from hygiene.ledger import Ledger
 from hygiene.locations import policies_dir
 from hygiene.policies import load_all
-from hygiene.policy import Policy
+from hygiene.policy import Action, Policy, Rule, SystemKind
+from hygiene.requests import RequestKind, RequestStore
 from hygiene.settings import Settings
 from hygiene.windows import window_for
-from sandbox.seed_files import calmo_folder
+from sandbox import credentials
+from sandbox.runner import RunningSandbox, running_sandbox
+from sandbox.seed import TENANTS, hubspot_client, mailchimp_client, seed_hubspot, seed_mailchimp
+from sandbox.seed_files import (
+    ExportFormat,
+    OffersManifest,
+    calmo_folder,
+    offers_workbook,
+    webnode_submissions,
+    write_webnode_export,
+)
+from sandbox.seed_gmail import CUSTOMER_LABEL_PREFIX, SeedCustomer, default_customers, seed_stressfri_mailbox
 
-WORKSPACE = Path(".demo")
+#: the demo's own data; `.demo/prefect` (the UI's server home, `make ui`) is left alone
+WORKSPACE = Path(".demo/run")
 CONTROLLERS = ("clienti", "stressfri", "calmo", "balance", "balansekonomi")
+#: the one attestation the demo answers itself (demo mode ticks every item, role "demo")
+DEMO_ATTESTATION = ("stressfri", "S1")
+
+
+@dataclass
+class Tally:
+    """Per controller: what the real runs did, and what waits for a person."""
+
+    counts: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+
+    def add(self, controller: str, **values: int) -> None:
+        for name, value in values.items():
+            self.counts[controller][name] += value
 
 
 def show_promises(policy: Policy, now: datetime) -> None:
@@ -50,73 +81,237 @@ def show_promises(policy: Policy, now: datetime) -> None:
 
 
 def prepare_workspace() -> Path:
-    """A fresh `.demo/` with its own ledger and demo-only keys; real keys in the environment are left alone."""
+    """A fresh workspace with its own ledger and demo-only keys; real keys in the environment are left alone."""
     shutil.rmtree(WORKSPACE, ignore_errors=True)
-    WORKSPACE.mkdir()
+    WORKSPACE.mkdir(parents=True)
     os.environ["HYGIENE_DATABASE_URL"] = f"sqlite:///{WORKSPACE.resolve()}/hygiene.db"
+    os.environ["HYGIENE_REPORTS_DIR"] = str(WORKSPACE.resolve() / "reports")
     for controller in CONTROLLERS:
         os.environ.setdefault(f"HYGIENE_KEY_{controller.upper()}", f"demo-only-key-{controller}-not-secret")
     return WORKSPACE.resolve()
 
 
-def seed_calmo(workspace: Path, now: datetime) -> None:
+@contextmanager
+def vendor_tenant(controller: str, now: datetime) -> Iterator[RunningSandbox]:
+    """A sandbox holding one controller's Mailchimp audience and HubSpot portal, seeded through the SDKs."""
+    tenant = next(t for t in TENANTS if t.name.lower() == controller)
+    with running_sandbox() as sandbox:
+        mailchimp = seed_mailchimp(
+            mailchimp_client(sandbox.mailchimp_host),
+            sandbox.state.clock,
+            n=30,
+            clock_now=now,
+            rng_seed=2026,
+            tenants=(tenant,),
+        )
+        seed_hubspot(
+            hubspot_client(sandbox.hubspot_host),
+            sandbox.state.clock,
+            n=30,
+            clock_now=now,
+            rng_seed=2026,
+            tenants=(tenant,),
+        )
+        seed_mailbox(sandbox, now, default_customers(8, now=now, rng_seed=2026))
+        os.environ |= {
+            "HYGIENE_MAILCHIMP_API_KEY": credentials.MAILCHIMP_API_KEY,
+            "HYGIENE_MAILCHIMP_HOST": sandbox.mailchimp_host,
+            "HYGIENE_HUBSPOT_TOKEN": credentials.HUBSPOT_ACCESS_TOKEN,
+            "HYGIENE_HUBSPOT_HOST": sandbox.hubspot_host,
+            f"HYGIENE_{controller.upper()}_MAILCHIMP_LIST_ID": mailchimp.audiences[tenant.name],
+        }
+        yield sandbox
+
+
+def seed_mailbox(sandbox: RunningSandbox, now: datetime, customers: list[SeedCustomer]) -> None:
+    """A Gmail mailbox with a label per customer, Inbox, Sent and Trash, and the connector aimed at it."""
+    from google.oauth2.credentials import Credentials
+    from googleapiclient.discovery import build
+
+    service = build(
+        "gmail",
+        "v1",
+        client_options={"api_endpoint": sandbox.gmail_endpoint},
+        credentials=Credentials(token=credentials.GMAIL_ACCESS_TOKEN),  # type: ignore[no-untyped-call]
+        static_discovery=True,
+    )
+    seed_stressfri_mailbox(service, now, customers, rng_seed=2026)
+    os.environ |= {
+        "HYGIENE_GMAIL_API_ENDPOINT": sandbox.gmail_endpoint,
+        "HYGIENE_GMAIL_TOKEN": credentials.GMAIL_ACCESS_TOKEN,
+    }
+
+
+@contextmanager
+def stressfri_systems(workspace: Path, now: datetime) -> Iterator[RunningSandbox]:
+    """The offers workbook (S4, and the customer register for S2), a Gmail mailbox with a label per customer of
+    that register (S2, S8), and last month's Webnode export (S1)."""
+    folder = workspace / "stressfri"
+    folder.mkdir(parents=True, exist_ok=True)
+    offers = offers_workbook(folder / "tilbud.xlsx", seed=2026, now=now, rows=30)
+    export = write_webnode_export(
+        folder / "webnode-export.csv", webnode_submissions(seed=2026, now=now, count=25), ExportFormat.CSV_SEMICOLON_BOM
+    )
+    os.environ |= {"HYGIENE_STRESSFRI_OFFERS": str(offers.path), "HYGIENE_STRESSFRI_WEBNODE_EXPORT": str(export.path)}
+    os.environ.pop("HYGIENE_SPREADSHEET_PASSWORD", None)
+    with running_sandbox() as sandbox:
+        seed_mailbox(sandbox, now, register_customers(offers))
+        yield sandbox
+
+
+def register_customers(offers: OffersManifest) -> list[SeedCustomer]:
+    """One mailbox customer per customer of the offers sheet, its label named as the sheet's "Kunde" cell."""
+    ended = offers.ended_subjects()
+    customers: dict[str, SeedCustomer] = {}
+    for offer in offers.offers:
+        customers.setdefault(
+            offer.email.lower(),
+            SeedCustomer(
+                ref=f"K-{len(customers) + 1:04d}",
+                label_name=f"{CUSTOMER_LABEL_PREFIX}{offer.customer}",
+                email=offer.email,
+                ended_on=ended.get(offer.email.lower()),
+            ),
+        )
+    return list(customers.values())
+
+
+def calmo_files(workspace: Path, now: datetime) -> AbstractContextManager[None]:
+    """Calmo's external drive: invoices and client logbooks."""
     drive = calmo_folder(workspace / "calmo-drive", seed=2026, now=now, invoices=60, logbooks=16)
     os.environ["HYGIENE_CALMO_INVOICES"] = str(drive.root / "fakturaer")
     os.environ["HYGIENE_CALMO_LOGBOOKS"] = str(drive.root / "klientlogboeger")
+    return nullcontext()
 
 
-def run_rules(rules: list[tuple[str, str]], now: datetime) -> list[dict[str, Any]]:
-    """Each automated rule once as a dry run (what would happen), then for real."""
+def by_hand(policy: Policy, rule: Rule) -> bool:
+    """Attestations, and reviews of systems kept by hand (S5's accountant review), wait for a person."""
+    manual = all(policy.systems[s].kind is SystemKind.MANUAL for s in rule.covers.systems)
+    return rule.action is Action.ATTEST or manual
+
+
+def automated(policy: Policy) -> list[str]:
+    """The scheduled rules a machine carries out."""
+    return [r.ref for r in policy.rules if r.cadence is not None and not by_hand(policy, r)]
+
+
+def run_rule(policy: Policy, ref: str, now: datetime, dry_run: bool) -> list[dict[str, Any]]:
+    from flows.detect import detect_rule
     from flows.enforce import enforce_rule
+    from flows.review import review_rule
 
-    results: list[dict[str, Any]] = []
+    rule = policy.rule(ref)
+    assert rule is not None
+    if rule.action is Action.DELETE:
+        return enforce_rule(policy.controller, ref, dry_run=dry_run, as_of=now, approved=True, pause_for_approval=False)
+    if dry_run:
+        return []
+    if rule.action is Action.FLAG_FOR_REVIEW:
+        return review_rule(policy.controller, ref, as_of=now)
+    return detect_rule(policy.controller, ref)
+
+
+def run_controller(policy: Policy, now: datetime, tally: Tally) -> None:
+    """Every automated rule once as a dry run (what would happen), then for real."""
+    rules = automated(policy)
     for dry_run in (True, False):
-        console.rule("[bold]dry run: what would happen" if dry_run else "[bold]for real")
-        for controller, ref in rules:
-            results += enforce_rule(
-                controller, ref, dry_run=dry_run, as_of=now, approved=True, pause_for_approval=False
-            )
-    return results
+        console.rule(f"[bold]{policy.name}: {'dry run, what would happen' if dry_run else 'for real'}")
+        for ref in rules:
+            try:
+                results = run_rule(policy, ref, now, dry_run)
+            except HygieneError as exc:
+                # a system the demo does not emulate (e.g. Clienti's own mailbox for C4): say so, go on
+                console.print(f"[yellow]{policy.controller} {ref} not set up in the demo:[/yellow] {exc}", markup=True)
+                continue
+            for result in results:
+                if not dry_run:
+                    count(tally, policy.controller, result)
 
 
-def summary_table(results: list[dict[str, Any]]) -> Table:
+def count(tally: Tally, controller: str, result: dict[str, Any]) -> None:
+    counts = result.get("counts") or {}
+    tally.add(
+        controller,
+        kept=counts.get("keep", 0),
+        deleted=result.get("deleted", 0),
+        overdue=result.get("overdue", 0),
+        held=counts.get("held", 0),
+        flagged=result.get("findings", 0),
+    )
+
+
+def attestations(policy: Policy, now: datetime, tally: Tally) -> None:
+    """The demo's one attestation is answered automatically; the others wait for a person in the UI."""
+    from flows.attest import attest
+
+    for rule in policy.rules:
+        if rule.cadence is None or not by_hand(policy, rule):
+            continue
+        if (policy.controller, rule.ref) == DEMO_ATTESTATION:
+            console.rule(f"[bold]{policy.name}: {rule.ref} checklist, answered in demo mode")
+            for result in attest(policy.controller, rule.ref, as_of=now, demo_answer=True):
+                tally.add(policy.controller, attested=result["items"])
+        else:
+            tally.add(policy.controller, waiting=1)
+
+
+def rights_requests(policy: Policy, sandbox: RunningSandbox, workspace: Path, tally: Tally) -> None:
+    """One erasure and one access request, opened, carried out and answered with a letter."""
+    from cli.requests import erase, export
+
+    settings = Settings()
+    store = RequestStore(Ledger.from_settings(settings))
+    people = [c.properties["email"] for c in sandbox.state.stores["hubspot"].live()]
+    key = settings.key_for(policy.controller)
+    today = datetime.now(policy.zone).date()
+    erasure = store.open(policy, RequestKind.ERASURE, people[0], today, key)
+    access = store.open(policy, RequestKind.ACCESS, people[1], today, key)
+    console.rule(f"[bold]{policy.name}: an erasure request and an access request")
+    erase(erasure.request_id, out=str(workspace / "letters" / f"{erasure.request_id}.txt"), json=False)
+    export(access.request_id, out=str(workspace / "exports" / access.request_id), json=False)
+    tally.add(policy.controller, requests=2)
+
+
+def scene(policy: Policy, workspace: Path, now: datetime) -> AbstractContextManager[Any]:
+    setups: dict[str, Callable[[], AbstractContextManager[Any]]] = {
+        "clienti": lambda: vendor_tenant("clienti", now),
+        "balance": lambda: vendor_tenant("balance", now),
+        "balansekonomi": lambda: vendor_tenant("balansekonomi", now),
+        "stressfri": lambda: stressfri_systems(workspace, now),
+        "calmo": lambda: calmo_files(workspace, now),
+    }
+    return setups[policy.controller]()
+
+
+def summary_table(tally: Tally) -> Table:
+    columns = ("kept", "deleted", "overdue", "held", "flagged", "attested", "waiting", "requests")
     table = Table(title="what the demo did (real runs)")
-    for column in ("controller", "rule", "system", "kept", "deleted", "overdue", "held", "failed"):
-        table.add_column(column)
-    for r in results:
-        if not r["dry_run"]:
-            table.add_row(
-                r["controller"],
-                r["rule"],
-                r["system"],
-                str(r["counts"]["keep"]),
-                str(r["deleted"]),
-                str(r["overdue"]),
-                str(r["counts"]["held"]),
-                str(r["failed"]),
-            )
+    table.add_column("controller")
+    labels = {"waiting": "waiting (person)", "flagged": "flagged"}
+    for column in columns:
+        table.add_column(labels.get(column, column), justify="right")
+    for controller, counts in sorted(tally.counts.items()):
+        table.add_row(controller, *(str(counts.get(column, 0)) for column in columns))
     return table
-
-
-def step(title: str, action: Callable[[], Any]) -> Any:
-    console.rule(f"[bold cyan]{title}")
-    return action()
 
 
 @user_errors
 def demo() -> None:
-    """Run the demo: the five controllers' promises, then Calmo's folder rules through Prefect, with evidence."""
+    """Run the demo: the promises, then every automated rule of the five controllers through Prefect."""
     now = datetime.now().astimezone()
     policies = load_all(policies_dir())
     console.rule(f"[bold]{len(policies)} controllers, {sum(len(p.rules) for p in policies)} rules")
     for policy in policies:
         show_promises(policy, now)
-    workspace = step("preparing .demo/ (synthetic data, demo-only keys)", prepare_workspace)
-    step("seeding Calmo's external drive: invoices and client logbooks", lambda: seed_calmo(workspace, now))
-    results = step(
-        "running Calmo K1 and K2 through Prefect", lambda: run_rules([("calmo", "K1"), ("calmo", "K2")], now)
-    )
-    console.print(summary_table(results))
+    workspace = prepare_workspace()
+    tally = Tally()
+    for policy in policies:
+        with scene(policy, workspace, now) as sandbox:
+            run_controller(policy, now, tally)
+            attestations(policy, now, tally)
+            if policy.controller == "clienti":
+                rights_requests(policy, sandbox, workspace, tally)
+    console.print(summary_table(tally))
     report = Ledger.from_settings(Settings()).verify()
     if not report.ok:
         raise HygieneError(f"chain broken at entry {report.broken_at}: {report.reason}")

@@ -324,7 +324,7 @@ class GmailConnector:
         try:
             return cast(dict[str, Any], request.execute() or {})
         except OSError as e:
-            import sys; print("DBG", method, repr(e), request.uri, len(request.body or ""), request.headers, file=sys.stderr)
+            import sys; import subprocess; print("DBG", subprocess.run("ss -tan | grep -c " + request.uri.split(":")[2].split("/")[0], shell=True, capture_output=True, text=True).stdout, file=sys.stderr)
             # httplib2 keeps a keep-alive socket the server closed during a long quota wait; drop it to reconnect
             request.http.close()
             raise
