@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from hygiene.ledger import Ledger
+from hygiene.policy import Policy
 from sandbox.seed_files import FolderManifest, SeededFile, calmo_folder
 from tests.cli_runner import Result, run_cli
 from tests.test_enforce_folders import AS_OF, calmo_drive, remaining
@@ -17,8 +19,11 @@ __all__ = ["calmo_drive"]
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
 
+Invoke = Callable[..., Result]
+
+
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Invoke:
     def invoke(*args: str) -> Result:
         return run_cli(capsys, monkeypatch, *args)
 
@@ -38,7 +43,7 @@ def one_line(result: Result) -> str:
 
 
 def test_a_run_above_the_safety_limit_stops_without_approval_and_deletes_nothing(
-    cli, calmo_drive: FolderManifest, database_url: str
+    cli: Invoke, calmo_drive: FolderManifest, database_url: str
 ) -> None:
     before = remaining(calmo_drive, "invoice")
     line = one_line(cli("run", "calmo", "K1", "--as-of", AS_OF.isoformat()))
@@ -49,7 +54,7 @@ def test_a_run_above_the_safety_limit_stops_without_approval_and_deletes_nothing
 
 
 def test_ledger_verify_counts_the_entries_then_names_an_edited_one(
-    cli, calmo_drive: FolderManifest, database_url: str
+    cli: Invoke, calmo_drive: FolderManifest, database_url: str
 ) -> None:
     assert cli("run", "calmo", "K2", "--as-of", AS_OF.isoformat(), "--approve").code == 0
     verified = cli("ledger", "verify")
@@ -66,7 +71,7 @@ def test_ledger_verify_counts_the_entries_then_names_an_edited_one(
 
 
 def test_ledger_prove_finds_a_person_by_recomputing_their_pseudonym(
-    cli, calmo_drive: FolderManifest, database_url: str
+    cli: Invoke, calmo_drive: FolderManifest, database_url: str
 ) -> None:
     logbook = oldest_logbook(calmo_drive)
     assert cli("run", "calmo", "K2", "--as-of", AS_OF.isoformat(), "--approve").code == 0
@@ -75,7 +80,7 @@ def test_ledger_prove_finds_a_person_by_recomputing_their_pseudonym(
     assert any("deleted on logbooks under rule K2" in s for s in proof["statements"])
 
 
-def test_a_legal_hold_keeps_a_due_logbook(cli, calmo_drive: FolderManifest, database_url: str) -> None:
+def test_a_legal_hold_keeps_a_due_logbook(cli: Invoke, calmo_drive: FolderManifest, database_url: str) -> None:
     logbook = oldest_logbook(calmo_drive)
     added = cli(
         "hold",
@@ -98,14 +103,14 @@ def test_a_legal_hold_keeps_a_due_logbook(cli, calmo_drive: FolderManifest, data
 
 
 def test_an_unreadable_folder_is_one_line(
-    cli, database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    cli: Invoke, database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("HYGIENE_CALMO_LOGBOOKS", str(tmp_path / "unplugged-drive"))
     assert "cannot be read" in one_line(cli("run", "calmo", "K2"))
 
 
 def test_a_file_without_a_readable_date_stops_the_run_before_anything_is_deleted(
-    cli, database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    cli: Invoke, database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     drive = calmo_folder(tmp_path / "drive", seed=3, now=AS_OF, undated=1)
     monkeypatch.setenv("HYGIENE_CALMO_LOGBOOKS", str(drive.root / "klientlogboeger"))
@@ -118,23 +123,23 @@ def test_a_file_without_a_readable_date_stops_the_run_before_anything_is_deleted
     assert undated not in line
 
 
-def _with_pattern(pattern: str):  # type: ignore[no-untyped-def]
+def _with_pattern(pattern: str) -> Callable[[Policy, str, str, str | None], str | None]:
     from integrations import registry
 
     original = registry.option
 
-    def option(policy, system, name, default=None):  # type: ignore[no-untyped-def]
+    def option(policy: Policy, system: str, name: str, default: str | None = None) -> str | None:
         return pattern if name == "pattern" else original(policy, system, name, default)
 
     return option
 
 
-def test_an_unknown_rule_is_one_line(cli) -> None:
+def test_an_unknown_rule_is_one_line(cli: Invoke) -> None:
     assert "unknown rule 'K9'" in one_line(cli("run", "calmo", "K9"))
 
 
 def test_a_missing_secret_key_is_one_line_and_names_the_variable(
-    cli, calmo_drive: FolderManifest, database_url: str, monkeypatch: pytest.MonkeyPatch
+    cli: Invoke, calmo_drive: FolderManifest, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("HYGIENE_KEY_CALMO")
     before = remaining(calmo_drive, "logbook")
@@ -143,7 +148,7 @@ def test_a_missing_secret_key_is_one_line_and_names_the_variable(
 
 
 def test_an_unreachable_database_is_one_line_without_the_password(
-    cli, calmo_drive: FolderManifest, monkeypatch: pytest.MonkeyPatch
+    cli: Invoke, calmo_drive: FolderManifest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HYGIENE_DATABASE_URL", "postgresql+psycopg://hygiene:s3cret@127.0.0.1:5999/evidence")
     before = remaining(calmo_drive, "logbook")
