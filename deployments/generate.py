@@ -33,6 +33,9 @@ FLOW_FOR_ACTION: dict[Action, str] = {
 #: the flows that check a compound cadence's interval part when a scheduled run starts
 CHECKS_INTERVAL = frozenset({Action.DELETE})
 WORK_POOL = "hygiene"
+#: two runs of one rule at once would race on the same records: the second waits for the first
+RUNS_AT_ONCE = 1
+COLLISION_STRATEGY = "ENQUEUE"
 #: RRules are phased from the anchor `hygiene.cadence` uses, so Prefect picks the same months
 _RRULE_DTSTART = "DTSTART:20000101T000000"
 
@@ -115,6 +118,7 @@ def prefect_yaml(specs: list[DeploymentSpec]) -> str:
                 "tags": list(spec.tags),
                 "parameters": spec.parameters,
                 "work_pool": {"name": WORK_POOL},
+                "concurrency_limit": {"limit": RUNS_AT_ONCE, "collision_strategy": COLLISION_STRATEGY},
                 "schedules": [dict(spec.schedule)],
             }
             for spec in specs

@@ -10,10 +10,11 @@ import importlib
 from typing import Any
 
 from prefect import Flow, serve
+from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.client.schemas.schedules import CronSchedule, RRuleSchedule
 from prefect.deployments.runner import RunnerDeployment
 
-from deployments.generate import DeploymentSpec
+from deployments.generate import COLLISION_STRATEGY, RUNS_AT_ONCE, DeploymentSpec
 
 
 def flow_at(entrypoint: str) -> Flow[Any, Any]:
@@ -37,6 +38,9 @@ def runner_deployment(spec: DeploymentSpec) -> RunnerDeployment:
         parameters=spec.parameters,
         description=spec.description,
         tags=list(spec.tags),
+        concurrency_limit=ConcurrencyLimitConfig(
+            limit=RUNS_AT_ONCE, collision_strategy=ConcurrencyLimitStrategy(COLLISION_STRATEGY)
+        ),
     )
     assert isinstance(deployment, RunnerDeployment), "called outside an event loop"
     return deployment
