@@ -54,7 +54,7 @@ from hygiene.enforcement import RunContext, start_run
 from hygiene.errors import HygieneError
 from hygiene.ledger import EntryKind, Ledger
 from hygiene.locations import policies_dir
-from hygiene.policies import find_rule, load_policy
+from hygiene.policies import rule_for_flow
 from hygiene.policy import Action, Policy, Rule
 from hygiene.settings import Settings
 from tasks.attestation import build_checklist, export_connector, has_later_export, verify_against_export
@@ -66,10 +66,6 @@ UNSCHEDULED_WAIT = timedelta(days=7)
 #: the attester and role of the answers `demo_answer` gives
 DEMO = "demo"
 _DEMO_WAIT_SECONDS = 120.0
-
-
-class NotAnAttestedRule(HygieneError):
-    pass
 
 
 class NothingToVerify(HygieneError):
@@ -272,11 +268,7 @@ def answer_when_paused(flow_run_id: UUID, run_input: dict[str, Any], limit: floa
 
 
 def _attested_rule(controller: str, rule_ref: str) -> tuple[Policy, Rule]:
-    policy = load_policy(policies_dir(), controller)
-    rule = find_rule(policy, rule_ref)
-    if rule.action not in (Action.ATTEST, Action.FLAG_FOR_REVIEW):
-        raise NotAnAttestedRule(f"{controller}: rule {rule.ref} is '{rule.action.value}', not done by hand")
-    return policy, rule
+    return rule_for_flow(policies_dir(), controller, rule_ref, {Action.ATTEST, Action.FLAG_FOR_REVIEW}, "attest")
 
 
 def _context(policy: Policy, rule: Rule, system: str, settings: Settings, as_of: datetime) -> RunContext:

@@ -21,7 +21,7 @@ from hygiene.detection import DefinesFields, Detector, detector_for, scan
 from hygiene.enforcement import RunContext, record_findings
 from hygiene.ledger import EntryKind, Ledger
 from hygiene.locations import policies_dir
-from hygiene.policies import find_rule, load_policy
+from hygiene.policies import rule_for_flow
 from hygiene.policy import Action
 from hygiene.pseudonym import mask
 from hygiene.settings import Settings
@@ -32,17 +32,10 @@ from tasks.enforcement import start_run
 FINDING_ROWS = 500
 
 
-class NotADetectRule(Exception):
-    pass
-
-
 @flow(name="detect-rule", persist_result=False, log_prints=False)
 def detect_rule(controller: str, rule_ref: str) -> list[dict[str, Any]]:
     """Run one rule's detector on every system it covers; parameters are names only."""
-    policy = load_policy(policies_dir(), controller)
-    rule = find_rule(policy, rule_ref)
-    if rule.action is not Action.DETECT_AND_FLAG:
-        raise NotADetectRule(f"{controller}: rule {rule.ref} is '{rule.action.value}', not a detection")
+    policy, rule = rule_for_flow(policies_dir(), controller, rule_ref, {Action.DETECT_AND_FLAG}, "detect-rule")
     detector = detector_for(rule.ref, rule.covers.selection)
     settings = Settings()
     ledger = Ledger.from_settings(settings)

@@ -25,7 +25,7 @@ from hygiene.holds import HoldIndex, HoldStore
 from hygiene.ledger import Ledger
 from hygiene.locations import policies_dir
 from hygiene.planner import PlanSummary
-from hygiene.policies import find_rule, load_policy
+from hygiene.policies import rule_for_flow
 from hygiene.policy import Action, Policy, Rule
 from hygiene.runs import interval_not_reached
 from hygiene.settings import Settings
@@ -35,10 +35,6 @@ from tasks.enforcement import delete_batch, finish_run, plan_records, start_run
 
 #: what a finding says when a subject erased from the system is back in it, not through a signup form
 REAPPEARED = {"finding": "reappeared_after_erasure"}
-
-
-class NotADeletingRule(Exception):
-    pass
 
 
 @flow(name="enforce-rule", persist_result=False, log_prints=False)
@@ -51,10 +47,7 @@ def enforce_rule(
     pause_for_approval: bool = True,
 ) -> list[dict[str, Any]]:
     """Enforce one rule on every system it covers; parameters are names and flags only, never personal data."""
-    policy = load_policy(policies_dir(), controller)
-    rule = find_rule(policy, rule_ref)
-    if rule.action is not Action.DELETE:
-        raise NotADeletingRule(f"{controller}: rule {rule.ref} is '{rule.action.value}', not a deletion")
+    policy, rule = rule_for_flow(policies_dir(), controller, rule_ref, {Action.DELETE}, "enforce-rule")
     settings = Settings()
     ledger = Ledger.from_settings(settings)
     moment = as_of or datetime.now().astimezone(policy.zone)

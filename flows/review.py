@@ -21,7 +21,7 @@ from hygiene.enforcement import BatchResult, RunContext, batches, record_finding
 from hygiene.holds import HoldIndex
 from hygiene.ledger import Ledger
 from hygiene.locations import policies_dir
-from hygiene.policies import find_rule, load_policy
+from hygiene.policies import rule_for_flow
 from hygiene.policy import Action, Policy, Rule
 from hygiene.pseudonym import mask
 from hygiene.review import ReviewPlan, plan_review
@@ -34,17 +34,10 @@ from tasks.enforcement import delete_batch, finish_run, start_run
 REVIEW_ROWS = 500
 
 
-class NotAReviewRule(Exception):
-    pass
-
-
 @flow(name="review-rule", persist_result=False, log_prints=False)
 def review_rule(controller: str, rule_ref: str, as_of: datetime | None = None) -> list[dict[str, Any]]:
     """Review one rule on every system it covers; parameters are names only, never personal data."""
-    policy = load_policy(policies_dir(), controller)
-    rule = find_rule(policy, rule_ref)
-    if rule.action is not Action.FLAG_FOR_REVIEW:
-        raise NotAReviewRule(f"{controller}: rule {rule.ref} is '{rule.action.value}', not a review")
+    policy, rule = rule_for_flow(policies_dir(), controller, rule_ref, {Action.FLAG_FOR_REVIEW}, "review-rule")
     settings = Settings()
     ledger = Ledger.from_settings(settings)
     moment = as_of or datetime.now().astimezone(policy.zone)

@@ -7,7 +7,7 @@ Every problem becomes one line that names the file, the rule and the field, e.g.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from hygiene.cadence import describe_delta, iterate_runs
 from hygiene.errors import HygieneError
 from hygiene.periods import end_of_day
-from hygiene.policy import Policy, Rule
+from hygiene.policy import Action, Policy, Rule
 from hygiene.windows import window_for
 
 #: where the shortest window is looked for: every trigger day of one leap-year cycle
@@ -59,6 +59,10 @@ class UnknownRule(HygieneError):
     pass
 
 
+class WrongAction(HygieneError):
+    """A rule handed to a flow that does not keep its kind of promise (e.g. a review rule to enforce-rule)."""
+
+
 def policy_files(directory: Path) -> list[Path]:
     return sorted(directory.glob("*.yaml"))
 
@@ -88,6 +92,19 @@ def find_rule(policy: Policy, ref: str) -> Rule:
         known = ", ".join(r.ref for r in policy.rules)
         raise UnknownRule(f"{policy.controller}: unknown rule '{ref}': known are {known}")
     return rule
+
+
+def rule_for_flow(
+    directory: Path, controller: str, ref: str, actions: Collection[Action], flow: str
+) -> tuple[Policy, Rule]:
+    """The policy and rule a flow was started for, refused in one line when the flow does not keep that action."""
+    policy = load_policy(directory, controller)
+    rule = find_rule(policy, ref)
+    if rule.action not in actions:
+        raise WrongAction(
+            f"{controller}: rule {rule.ref} is '{rule.action.value}', which the {flow} flow does not keep"
+        )
+    return policy, rule
 
 
 def check_policy_file(path: Path) -> tuple[Policy | None, list[Problem]]:

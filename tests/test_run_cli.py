@@ -155,3 +155,7 @@ def test_an_unreachable_database_is_one_line_without_the_password(
     line = one_line(cli("run", "calmo", "K2", "--approve"))
     assert "127.0.0.1:5999" in line and "s3cret" not in line
     assert remaining(calmo_drive, "logbook") == before
+
+
+def test_a_rule_that_is_not_a_deletion_is_one_line(cli: Invoke) -> None:
+    assert "'flag_for_review', which flow enforce-rule does not keep" in one_line(cli("run", "clienti", "C2"))
