@@ -158,4 +158,4 @@ def test_an_unreachable_database_is_one_line_without_the_password(
 
 
 def test_a_rule_that_is_not_a_deletion_is_one_line(cli: Invoke) -> None:
-    assert "'flag_for_review', which flow enforce-rule does not keep" in one_line(cli("run", "clienti", "C2"))
+    assert "'flag_for_review', which the enforce-rule flow does not keep" in one_line(cli("run", "clienti", "C2"))
