@@ -143,3 +143,32 @@ def test_invalid_yaml_names_the_line(
     policy_copy("clienti", lambda text: text.replace("rules:\n", "rules:\n  - ref: [\n", 1))
     line = _one_error(run_cli(capsys, monkeypatch, "policies", "check").err)
     assert "policies/clienti.yaml: line" in line and "not valid YAML" in line
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("policies", "show", "acme"), "unknown controller 'acme'"),
+        (("policies", "window", "clienti", "C99", "--trigger", "2026-01-01T00:00+01:00"), "unknown rule 'C99'"),
+        (("policies", "window", "clienti", "C1", "--trigger", "2026-01-01T09:00"), "has no UTC offset"),
+        (("policies", "window", "clienti", "C1", "--trigger", "2026-02-30T09:00+01:00"), "not a valid ISO 8601"),
+        (("deadline", "calmo", "--received", "2026-13-01"), "not a valid ISO 8601 date"),
+        (("schedule", "--controller", "calmo", "--after", "2026-11-23T00:00", "--count", "2"), "has no UTC offset"),
+        (("schedule", "--controller", "calmo", "--after", "2026-11-23T00:00+01:00", "--count", "0"), "--count"),
+    ],
+    ids=[
+        "unknown-controller",
+        "unknown-ref",
+        "naive-datetime",
+        "impossible-date",
+        "impossible-received",
+        "naive-after",
+        "count-zero",
+    ],
+)
+def test_bad_cli_input_is_one_line_and_exit_1(
+    args: tuple[str, ...], expected: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = run_cli(capsys, monkeypatch, *args)
+    assert result.code == 1
+    assert expected in _one_error(result.err)
