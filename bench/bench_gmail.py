@@ -35,6 +35,7 @@ from functools import partial
 from typing import Any
 
 import uvicorn
+from googleapiclient.http import build_http
 from pydantic import SecretStr
 
 from integrations.gmail import EndedCustomer, GmailConnector, gmail_service
@@ -145,7 +146,7 @@ def naive(served: Served, register: Register, quota: int) -> None:
         try:
             return request.execute()
         except OSError:
-            request.http.close()
+            request.http.http = build_http()
             raise
 
     ids: list[str] = []

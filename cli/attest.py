@@ -26,7 +26,7 @@ def attest(
     """Ask for the attestation a rule kept by hand needs (Webnode's admin page, paper, the phone)."""
     policy = load_policy(policies_dir(), controller)
     rule = find_rule(policy, ref)
-    moment = parse_datetime(as_of, "--as-of") if as_of else None
+    moment = parse_datetime(as_of, "--as-of") if as_of is not None else None
     from flows.attest import attest as attest_flow  # Prefect loads only for commands that run flows
 
     results: list[dict[str, Any]] = attest_flow(policy.controller, rule.ref, as_of=moment, demo_answer=demo_answer)

@@ -26,7 +26,7 @@ def run(
     """Enforce one rule of a controller now."""
     policy = load_policy(policies_dir(), controller)
     rule = find_rule(policy, ref)
-    moment = parse_datetime(as_of, "--as-of") if as_of else None
+    moment = parse_datetime(as_of, "--as-of") if as_of is not None else None
     from flows.enforce import enforce_rule  # Prefect loads only for commands that run flows
 
     results: list[dict[str, Any]] = enforce_rule(

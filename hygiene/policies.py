@@ -123,7 +123,7 @@ def check_policy_file(path: Path) -> tuple[Policy | None, list[Problem]]:
     try:
         policy = Policy.model_validate(raw)
     except ValidationError as exc:
-        return None, [_problem_from_error(label, raw, error) for error in exc.errors()]
+        return None, _problems_from_errors(label, raw, exc.errors())
     if policy.controller != path.stem:
         return None, [Problem(label, None, "controller", f"'{policy.controller}' does not match the file name")]
     problems = list(_notice_problems(label, path.parent, policy))
@@ -227,6 +227,25 @@ def first_missed_deadline(policy: Policy, rule: Rule) -> MissedDeadline | None:
         if run > window.deadline and (worst is None or run - due > worst.run - worst.due):
             worst = MissedDeadline(due=due, deadline=window.deadline, run=run)
     return worst
+
+
+#: what a field with several accepted shapes should look like, for the one line a wrong shape gets
+_FORMS = {
+    "cadence": "write {cron: '0 6 * * *'}, {rrule: 'FREQ=MONTHLY;BYMONTHDAY=1'} or {latest_of: [...]}",
+}
+
+
+def _problems_from_errors(label: str, raw: dict[str, Any], errors: list[Any]) -> list[Problem]:
+    """One problem per place: pydantic reports a value that fits no branch of a union once per branch."""
+    problems: dict[tuple[str | None, str | None], Problem] = {}
+    for error in errors:
+        problem = _problem_from_error(label, raw, error)
+        key = (problem.rule, problem.field)
+        if key in problems:
+            form = _FORMS.get((problem.field or "").rsplit(".", 1)[-1], "it fits none of the accepted forms")
+            problem = Problem(label, problem.rule, problem.field, f"not valid: {form}")
+        problems[key] = problem
+    return list(problems.values())
 
 
 def _problem_from_error(label: str, raw: dict[str, Any], error: Any) -> Problem:

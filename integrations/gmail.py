@@ -54,6 +54,7 @@ from google.auth.exceptions import RefreshError
 from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
+from googleapiclient.http import build_http
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -323,10 +324,9 @@ class GmailConnector:
         self.units_spent += UNITS[method]
         try:
             return cast(dict[str, Any], request.execute() or {})
-        except OSError as e:
-            import sys; import subprocess; print("DBG", subprocess.run("ss -tan | grep -c " + request.uri.split(":")[2].split("/")[0], shell=True, capture_output=True, text=True).stdout, file=sys.stderr)
-            # httplib2 keeps a keep-alive socket the server closed during a long quota wait; drop it to reconnect
-            request.http.close()
+        except OSError:
+            # httplib2 reuses a keep-alive socket the server closed while we were busy elsewhere: start afresh
+            request.http.http = build_http()
             raise
 
     # ---- rights requests ----

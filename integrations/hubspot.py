@@ -43,6 +43,7 @@ from functools import partial
 from itertools import islice
 from typing import Any
 
+import urllib3
 from hubspot import HubSpot
 from hubspot.crm.contacts.exceptions import ApiException
 from pydantic import SecretStr
@@ -335,6 +336,8 @@ class HubSpotConnector:
             if raw and error.status == 404:
                 raise _NotFound(error.body) from None
             raise self._error(error, doing) from None
+        except urllib3.exceptions.HTTPError as error:
+            raise ConnectorError(f"hubspot: {doing}: the connection kept failing ({type(error).__name__})") from None
 
     def _error(self, error: ApiException, doing: str) -> ConnectorError:
         status = error.status
@@ -404,6 +407,9 @@ def _filter(name: str, operator: str, value: str | None = None, values: list[str
 
 
 def _transient(error: BaseException) -> bool:
+    """5xx and 429 answers, and a connection dropped mid-answer (the SDK's urllib3 lets that through raw)."""
+    if isinstance(error, urllib3.exceptions.HTTPError):
+        return True
     return isinstance(error, ApiException) and (error.status is None or error.status in TRANSIENT_STATUSES)
 
 

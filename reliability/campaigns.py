@@ -114,7 +114,8 @@ def run_all(scratch: Path, seeds: Iterable[int], fault_seeds: Iterable[int], dem
         figures.isolation += isolation_campaign(backend, scratch)
     figures.bad_input = run_cli_corpus(scratch) + run_export_corpus(scratch) + run_policy_corpus(scratch)
     if demo:
-        figures.privacy = demo_scan(scratch)
+        figures.privacy, failed = demo_scan(scratch)
+        figures.failures += [f"the demo exited 1: {failed}"] if failed else []
     figures.check()
     return figures
 

@@ -34,8 +34,9 @@ class PrivacyScan:
     secret_hits: int
 
 
-def demo_scan(scratch: Path) -> list[PrivacyScan]:
-    """Run the demo and scan each place it left something; one row per place."""
+def demo_scan(scratch: Path) -> tuple[list[PrivacyScan], str | None]:
+    """Run the demo and scan each place it left something, one row per place, even when the demo failed
+    part way (what it left then is scanned all the same); the second item is the demo's last error line."""
     work, home = scratch / "demo-cwd", scratch / "prefect-home"
     work.mkdir(parents=True, exist_ok=True)
     env = {
@@ -56,8 +57,7 @@ def demo_scan(scratch: Path) -> list[PrivacyScan]:
         timeout=600,
         check=False,
     )
-    if done.returncode != 0:
-        raise RuntimeError(f"the demo failed: {done.stderr.strip()[-500:]}")
+    failed = None if done.returncode == 0 else (done.stderr.strip().splitlines() or ["no output"])[-1]
     people = needles(calmo_folder(scratch / "truth", seed=2026, now=started, invoices=60, logbooks=16))
     secrets = {f"demo-only-key-{c}-not-secret" for c in ("clienti", "stressfri", "calmo", "balance", "balansekonomi")}
     secrets |= {credentials.MAILCHIMP_API_KEY, credentials.HUBSPOT_ACCESS_TOKEN, credentials.GMAIL_ACCESS_TOKEN}
@@ -68,10 +68,11 @@ def demo_scan(scratch: Path) -> list[PrivacyScan]:
         "cassettes (tests/cassettes/)": list(_texts(REPO / "tests" / "cassettes")),
         "benchmark outputs (bench/results/)": list(_texts(REPO / "bench" / "results")),
     }
-    return [
+    scans = [
         PrivacyScan(where, len(texts), len(hits(texts, people)), len(hits(texts, secrets)))
         for where, texts in places.items()
     ]
+    return scans, failed
 
 
 def _texts(root: Path) -> Iterator[str]:

@@ -25,26 +25,8 @@ from reliability.badinput import (
     workspace,
 )
 
-#: cases that expose a bug in someone else's module; each is named in the report and stays here until fixed
-KNOWN_BUGS = {
-    # cli/runs.py tests `if as_of`: an empty --as-of is taken as "now" and a real run starts
-    'cli: run calmo K2 --as-of ""': "cli/runs.py: empty --as-of runs the rule as of now",
-}
-KNOWN_BUG_PREFIX = {
-    # hygiene/policies.py: a wrong-typed cadence is reported once per union branch, naming internal classes
-    "cadence not a mapping": "hygiene/policies.py: one bad cadence gives three lines naming CronCadence...",
-}
-
-
-def known_bug(case: str) -> str | None:
-    return KNOWN_BUGS.get(case) or next((why for part, why in KNOWN_BUG_PREFIX.items() if case.endswith(part)), None)
-
 
 def check(verdict: Verdict) -> None:
-    bug = known_bug(verdict.case)
-    if bug is not None:
-        assert not verdict.refused_correctly, f"fixed? remove it from the known bugs: {bug}"
-        pytest.xfail(bug)
     assert verdict.refused_correctly, verdict.why
 
 
@@ -54,8 +36,6 @@ def test_the_corpus_has_at_least_200_cases(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("case", "args"), list(cli_cases()), ids=lambda value: str(value)[:60])
 def test_a_bad_command_line_is_refused_in_one_line(case: str, args: list[str], tmp_path: Path) -> None:
-    if known_bug(case):
-        pytest.xfail(str(known_bug(case)))  # it starts a real run through Prefect: measured in make reliability
     with workspace(tmp_path) as root:
         check(judge_cli(case, args, root))
 

@@ -52,11 +52,6 @@ def test_two_controllers_cannot_see_each_other(backend: str, tmp_path: Path, req
     assert len(checks) == 4 and all(check.ok for check in checks), checks
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: integrations/hubspot.py retries only ApiException; a dropped "
-    "connection escapes as urllib3.exceptions.ProtocolError, a traceback instead of a retry",
-)
 def test_a_dropped_hubspot_connection_is_retried_like_a_5xx(tmp_path: Path) -> None:
     [result] = fault_campaign("sqlite", 1, tmp_path, ["dropped connections, hubspot"])
     assert result.unhandled == () and not result.state_differs

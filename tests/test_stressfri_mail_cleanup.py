@@ -164,9 +164,9 @@ def test_a_batch_delete_failing_half_way_is_finished_by_the_rerun(
 ) -> None:
     monkeypatch.setattr("integrations.gmail.BATCH_DELETE_MAX", 10)
     faults = f"{mailbox.sandbox.base_url}/_sandbox/faults/gmail"
-    # the first two batchDelete calls pass, every later one answers 500 until the retries give up
+    # the first two batchDelete calls pass, every later one answers 503 until the retries give up
     httpx.post(faults, json={"status": 0, "count": 2, "path_contains": "batchDelete"}).raise_for_status()
-    httpx.post(faults, json={"status": 500, "count": 10_000, "path_contains": "batchDelete"}).raise_for_status()
+    httpx.post(faults, json={"status": 503, "count": 10_000, "path_contains": "batchDelete"}).raise_for_status()
     monkeypatch.setenv("HYGIENE_GMAIL_RETRY_ATTEMPTS", "3")
     monkeypatch.setenv("HYGIENE_GMAIL_RETRY_FIRST_WAIT", "0.01")
     first = run("S2")
