@@ -156,23 +156,3 @@ def test_a_token_without_the_full_scope_deletes_nothing_and_the_rerun_finishes(
     assert result["recovered"] == len(mailbox.due()) and result["deleted"] == len(mailbox.due())
     assert mailbox.remaining() == mailbox.all_ids() - mailbox.due()
     assert Ledger(database_url).verify().ok
-
-
-@pytest.mark.usefixtures("prefect_server")
-def test_a_batch_delete_failing_half_way_is_finished_by_the_rerun(
-    mailbox: SeededMailbox, database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("integrations.gmail.BATCH_DELETE_MAX", 10)
-    faults = f"{mailbox.sandbox.base_url}/_sandbox/faults/gmail"
-    # the first two batchDelete calls pass, every later one answers 503 until the retries give up
-    httpx.post(faults, json={"status": 0, "count": 2, "path_contains": "batchDelete"}).raise_for_status()
-    httpx.post(faults, json={"status": 503, "count": 10_000, "path_contains": "batchDelete"}).raise_for_status()
-    monkeypatch.setenv("HYGIENE_GMAIL_RETRY_ATTEMPTS", "3")
-    monkeypatch.setenv("HYGIENE_GMAIL_RETRY_FIRST_WAIT", "0.01")
-    first = run("S2")
-    assert first["deleted"] == 20 and first["failed"] == len(mailbox.due()) - 20
-    httpx.delete(f"{mailbox.sandbox.base_url}/_sandbox/faults").raise_for_status()
-    second = run("S2")
-    assert second["deleted"] == len(mailbox.due()) - 20 and second["failed"] == 0
-    assert mailbox.remaining() == mailbox.all_ids() - mailbox.due()
-    assert Ledger(database_url).verify().ok
