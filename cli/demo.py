@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
 from rich.table import Table
 
 from cli.output import console, user_errors
@@ -311,7 +312,8 @@ def demo() -> None:
             attestations(policy, now, tally)
             if policy.controller == "clienti":
                 rights_requests(policy, sandbox, workspace, tally)
-    console.print(summary_table(tally))
+    # the summary is the demo's answer: never squeeze it into a narrow pipe's 80 columns
+    Console(width=max(console.width, 120)).print(summary_table(tally))
     report = Ledger.from_settings(Settings()).verify()
     if not report.ok:
         raise HygieneError(f"chain broken at entry {report.broken_at}: {report.reason}")
