@@ -314,15 +314,7 @@ def safe_note(note: str) -> str | None:
 
 
 def _draft(ctx: RunContext, kind: EntryKind, item: ChecklistItem, payload: Mapping[str, Any]) -> EntryDraft:
-    return EntryDraft(
-        controller=ctx.controller,
-        run_id=ctx.run_id,
-        kind=kind,
-        rule_ref=ctx.rule.ref,
-        subject=item.subject,
-        record=item.record,
-        payload={"system": ctx.system, **payload},
-    )
+    return ctx.draft_about(kind, {"system": ctx.system, **payload}, subject=item.subject, record=item.record)
 
 
 # ---- verification against a later export --------------------------------------------------------------------
@@ -387,15 +379,7 @@ def verify_attested(
 
 
 def _pseudonymous(ctx: RunContext, kind: EntryKind, about: Entry, payload: Mapping[str, Any]) -> EntryDraft:
-    return EntryDraft(
-        controller=ctx.controller,
-        run_id=ctx.run_id,
-        kind=kind,
-        rule_ref=ctx.rule.ref,
-        subject=about.subject,
-        record=about.record,
-        payload=payload,
-    )
+    return ctx.draft_about(kind, payload, subject=about.subject, record=about.record)
 
 
 # ---- what a person sees -------------------------------------------------------------------------------------

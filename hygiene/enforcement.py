@@ -11,7 +11,7 @@ nothing is deleted twice and no evidence is lost.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -55,15 +55,26 @@ class RunContext:
     def subject_pseudonym(self, record: Record) -> str:
         return pseudonym(self.key, SUBJECT, record.subject)
 
-    def draft(self, kind: EntryKind, payload: dict[str, object], record: Record | None = None) -> EntryDraft:
+    def draft(self, kind: EntryKind, payload: Mapping[str, object], record: Record | None = None) -> EntryDraft:
+        return self.draft_about(
+            kind,
+            {"system": self.system, **payload},
+            subject=None if record is None else self.subject_pseudonym(record),
+            record=None if record is None else self.record_pseudonym(record),
+        )
+
+    def draft_about(
+        self, kind: EntryKind, payload: Mapping[str, object], *, subject: str | None, record: str | None
+    ) -> EntryDraft:
+        """An entry of this run about a record already named by its pseudonyms (a checklist item, an entry)."""
         return EntryDraft(
             controller=self.controller,
             run_id=self.run_id,
             kind=kind,
             rule_ref=self.rule.ref,
-            subject=None if record is None else self.subject_pseudonym(record),
-            record=None if record is None else self.record_pseudonym(record),
-            payload={"system": self.system, **payload},
+            subject=subject,
+            record=record,
+            payload=payload,
         )
 
 
