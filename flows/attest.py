@@ -3,7 +3,9 @@
 For each system a rule covers: compute the checklist (hygiene.checklist, tasks.attestation), record it (one
 DECISION per item), show it as an artifact, and pause for a run-input form with a checkbox per item, the
 attester's name and role, and an optional note. The answer becomes one ATTESTATION per item; the name only as
-its keyed pseudonym, and the answer itself is then deleted from Prefect's database.
+its keyed pseudonym, and the answer itself is then deleted from Prefect's database, in that order: a run that
+dies after the answer came leaves it in Prefect, and the next run of the rule records it under the run that
+asked and closes that run (hygiene.interrupted) before it builds its own checklist.
 
 Reminders: the pause waits until the rule's next scheduled run. Unanswered by then, the run writes a reminder
 FINDING (and an OVERDUE decision for each item whose deadline passed meanwhile) and ends; Prefect marks it
@@ -20,8 +22,10 @@ ticks every item as done, by the attester "demo" in the role "demo".
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,15 +35,14 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
-from prefect.exceptions import FlowPauseTimeout
+from prefect.exceptions import FlowPauseTimeout, ObjectNotFound
 from prefect.flow_runs import pause_flow_run, resume_flow_run
 from prefect.input import RunInput
-from prefect.input.actions import delete_flow_run_input
+from prefect.input.actions import delete_flow_run_input, read_flow_run_input
 from pydantic import ConfigDict, Field, create_model
 
 from hygiene.cadence import next_runs
 from hygiene.checklist import (
-    Answer,
     AttestationRefused,
     Checklist,
     attestation_drafts,
@@ -52,6 +55,7 @@ from hygiene.checklist import (
 )
 from hygiene.enforcement import RunContext, start_run
 from hygiene.errors import HygieneError
+from hygiene.interrupted import answer_from, recover_interrupted
 from hygiene.ledger import EntryKind, Ledger
 from hygiene.locations import policies_dir
 from hygiene.policies import rule_for_flow
@@ -94,17 +98,6 @@ def form_for(checklist: Checklist, description: str) -> type[AttestationForm]:
     }
     model = create_model("Attestation", __base__=AttestationForm, **boxes)
     return model.with_initial_data(description=description)
-
-
-def answer_of(response: AttestationForm, checklist: Checklist) -> Answer:
-    values = response.model_dump()
-    return Answer(
-        ticked=frozenset(field for field in checklist.by_field() if values.get(field) is True),
-        unknown=frozenset(response.model_extra or {}),
-        attester_name=response.attester_name,
-        role=response.attester_role,
-        note=response.note,
-    )
 
 
 @flow(name="attest", persist_result=False, log_prints=False)
@@ -154,6 +147,15 @@ def verify_export(controller: str, rule_ref: str, export_path: str | None = None
 def attest_on_system(ctx: RunContext, ledger: Ledger, demo_answer: bool) -> dict[str, Any]:
     logger = get_run_logger()
     start_run(ctx, ledger)
+    recorded_late = recover_interrupted(ctx, ledger, PrefectInbox(ctx.system))
+    if recorded_late:
+        logger.info(
+            "%s %s on %s: recorded %d answer(s) an interrupted run received",
+            ctx.controller,
+            ctx.rule.ref,
+            ctx.system,
+            recorded_late,
+        )
     connector = export_connector(ctx, None)
     if connector is not None and has_later_export(ctx, ledger, connector):
         verify_against_export(ctx, ledger, connector)
@@ -195,17 +197,20 @@ def ask_and_record(ctx: RunContext, ledger: Ledger, checklist: Checklist, page: 
             wait_for_input=form,
             timeout=max(int(wait.total_seconds()), 1),
             poll_interval=1 if demo_answer else POLL_SECONDS,
-            key=f"attest-{ctx.system}".replace("_", "-"),
+            key=pause_key(ctx.system),
         )
     except FlowPauseTimeout:
         return _remind(ctx, ledger, checklist, wait)
-    _forget(response)
+    inbox = PrefectInbox(ctx.system)
+    assert ctx.flow_run is not None
     try:
-        drafts = attestation_drafts(ctx, checklist, answer_of(response, checklist), ledger)
+        drafts = attestation_drafts(ctx, checklist, answer_from(response.model_dump(), checklist), ledger)
     except AttestationRefused as refusal:
         ledger.append([refusal_draft(ctx, checklist, str(refusal))])
+        inbox.forget(ctx.flow_run)
         raise
     ledger.append(drafts)
+    inbox.forget(ctx.flow_run)  # only now: a crash before the append leaves the answer for the next run
     done = sum(1 for draft in drafts if draft.payload["done"])
     get_run_logger().info("%s %s: attested %d of %d item(s) as done", ctx.controller, ctx.rule.ref, done, len(drafts))
     return "attested"
@@ -242,9 +247,39 @@ def _remind(ctx: RunContext, ledger: Ledger, checklist: Checklist, wait: timedel
     return "unanswered"
 
 
-def _forget(response: AttestationForm) -> None:
-    """The answer holds the attester's name; once read, it is removed from Prefect's database."""
-    delete_flow_run_input(key=response.metadata.key, flow_run_id=response.metadata.receiver)
+def pause_key(system: str) -> str:
+    return f"attest-{system}".replace("_", "-")
+
+
+@dataclass(frozen=True)
+class PrefectInbox:
+    """The answers of attest runs as Prefect keeps them: the input of the run that paused, under its pause key.
+
+    An answer holds the attester's name, so it is deleted from Prefect's database once it is on record.
+    """
+
+    system: str
+
+    @property
+    def key(self) -> str:
+        return f"paused-{pause_key(self.system)}-response"
+
+    def has_ended(self, flow_run: str) -> bool:
+        """Final (completed, failed, cancelled, crashed) or gone; a run still paused or running closes itself."""
+        with get_client(sync_client=True) as client:
+            try:
+                state = client.read_flow_run(UUID(flow_run)).state
+            except ObjectNotFound:
+                return True
+        return state is None or state.is_final()
+
+    def left_answer(self, flow_run: str) -> dict[str, Any] | None:
+        value = read_flow_run_input(self.key, flow_run_id=UUID(flow_run))
+        return value if isinstance(value, dict) else None
+
+    def forget(self, flow_run: str) -> None:
+        with contextlib.suppress(ObjectNotFound):
+            delete_flow_run_input(key=self.key, flow_run_id=UUID(flow_run))
 
 
 def _answer_for_demo(checklist: Checklist) -> None:
@@ -272,8 +307,15 @@ def _attested_rule(controller: str, rule_ref: str) -> tuple[Policy, Rule]:
 
 
 def _context(policy: Policy, rule: Rule, system: str, settings: Settings, as_of: datetime) -> RunContext:
+    context = FlowRunContext.get()
     return RunContext(
-        policy=policy, rule=rule, system=system, as_of=as_of, dry_run=False, key=settings.key_for(policy.controller)
+        policy=policy,
+        rule=rule,
+        system=system,
+        as_of=as_of,
+        dry_run=False,
+        key=settings.key_for(policy.controller),
+        flow_run=None if context is None or context.flow_run is None else context.flow_run.id.hex,
     )
 
 

@@ -185,7 +185,7 @@ def _unique_tail(references: list[str]) -> int:
 def settled_records(ledger: Ledger, controller: str, rule_ref: str) -> set[str]:
     """Records attested as done under the rule and not found still present by a later verification."""
     settled: set[str] = set()
-    for entry in _rule_entries(ledger, controller, rule_ref, {EntryKind.ATTESTATION, EntryKind.FINDING}):
+    for entry in rule_entries(ledger, controller, rule_ref, {EntryKind.ATTESTATION, EntryKind.FINDING}):
         if entry.kind is EntryKind.ATTESTATION and entry.payload.get("done") is True:
             settled.add(entry.record or "")
         elif entry.payload.get("finding") == STILL_PRESENT:
@@ -193,7 +193,7 @@ def settled_records(ledger: Ledger, controller: str, rule_ref: str) -> set[str]:
     return settled
 
 
-def _rule_entries(ledger: Ledger, controller: str, rule_ref: str, kinds: set[EntryKind]) -> Iterator[Entry]:
+def rule_entries(ledger: Ledger, controller: str, rule_ref: str, kinds: set[EntryKind]) -> Iterator[Entry]:
     return (entry for entry in ledger.entries(controller=controller, kinds=kinds) if entry.rule_ref == rule_ref)
 
 
@@ -212,6 +212,7 @@ def checklist_drafts(ctx: RunContext, checklist: Checklist) -> list[EntryDraft]:
                 "would": ctx.rule.action.value,
                 "item": item.field,
                 "deadline": None if item.deadline is None else item.deadline.isoformat(),
+                **({} if checklist.source_digest is None else {"source_digest": checklist.source_digest}),
             },
         )
         for item in checklist.items
@@ -331,7 +332,7 @@ def attested_unverified(ledger: Ledger, controller: str, rule_ref: str, system: 
     """The latest done-attestation of each record not yet checked against a later export."""
     pending: dict[str, Entry] = {}
     kinds = {EntryKind.ATTESTATION, EntryKind.VERIFICATION, EntryKind.FINDING}
-    for entry in _rule_entries(ledger, controller, rule_ref, kinds):
+    for entry in rule_entries(ledger, controller, rule_ref, kinds):
         if entry.record is None or entry.payload.get("system") != system:
             continue
         if entry.kind is EntryKind.ATTESTATION and entry.payload.get("done") is True:

@@ -38,6 +38,9 @@ class RunContext:
     dry_run: bool
     key: SecretStr
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: the Prefect flow run carrying this run, when there is one: the evidence names it so that an answer left
+    #: in that run's input can be found again after a crash
+    flow_run: str | None = None
 
     @property
     def controller(self) -> str:
@@ -147,6 +150,7 @@ def start_run(ctx: RunContext, ledger: Ledger) -> None:
                     "as_of": ctx.as_of.isoformat(),
                     "dry_run": ctx.dry_run,
                     "action": ctx.rule.action.value,
+                    **({} if ctx.flow_run is None else {"flow_run": ctx.flow_run}),
                     **({} if ctx.holds_apply else {"holds": "ignored on this system (system option holds: ignore)"}),
                 },
             )

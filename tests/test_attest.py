@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from prefect.exceptions import NotPausedError
@@ -236,3 +237,71 @@ def test_checklists_artifacts_logs_and_evidence_hold_no_name_email_or_message(
     assert hits(database_rows(database_url), secrets) == []
     assert hits(database_rows(prefect_server), secrets) == []
     assert hits([out, err, caplog.text], secrets) == []
+
+
+def _first_flow_run(ledger: Ledger) -> str:
+    [started, *_] = ledger.entries(kinds={EntryKind.RUN_STARTED})
+    return str(started.payload["flow_run"])
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_an_answer_its_run_died_before_recording_is_recorded_by_the_next_run(
+    export: WebnodeManifest, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect.input.actions import read_flow_run_input
+
+    from flows.attest import PrefectInbox
+    from hygiene.interrupted import RECORDED_LATE
+
+    real_append = Ledger.append
+
+    def dies_at_the_attestations(self: Ledger, drafts: Any) -> Any:
+        if any(draft.kind is EntryKind.ATTESTATION for draft in drafts):
+            raise ConnectionError("the database went away")
+        return real_append(self, drafts)
+
+    with monkeypatch.context() as dying:
+        dying.setattr(Ledger, "append", dies_at_the_attestations)
+        with pytest.raises(ConnectionError):
+            attest_answered("stressfri", "S1", "webnode", Answerer(tick_all()))
+    ledger = Ledger(database_url)
+    asked = _first_flow_run(ledger)
+    assert read_flow_run_input(PrefectInbox("webnode").key, flow_run_id=UUID(asked)) is not None
+
+    answerer = Answerer(tick_all())
+    [second] = attest_answered("stressfri", "S1", "webnode", answerer)
+
+    assert second["items"] == 0 and second["settled"] == len(export.submissions), "the late answer settled them"
+    first_run = next(e.run_id for e in ledger.entries(kinds={EntryKind.RUN_STARTED}))
+    attestations = kinds(ledger, first_run, EntryKind.ATTESTATION)
+    assert len(attestations) == len(export.submissions) and all(a.payload["done"] for a in attestations)
+    [closed] = kinds(ledger, first_run, EntryKind.RUN_FINISHED)
+    assert closed.payload["outcome"] == RECORDED_LATE and closed.payload["closed_by"] == second["run_id"]
+    assert read_flow_run_input(PrefectInbox("webnode").key, flow_run_id=UUID(asked)) is None, "the name is gone"
+    assert ledger.verify().ok
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_run_that_died_unanswered_is_closed_and_its_items_are_asked_again(
+    export: WebnodeManifest, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flows.attest
+    from hygiene.interrupted import INTERRUPTED
+
+    def dies_while_waiting(*args: Any) -> str:
+        raise ConnectionError("the worker restarted")
+
+    with monkeypatch.context() as dying:
+        dying.setattr(flows.attest, "ask_and_record", dies_while_waiting)
+        with pytest.raises(ConnectionError):
+            flows.attest.attest("stressfri", "S1", as_of=AS_OF)
+
+    answerer = Answerer(tick_all())
+    [second] = attest_answered("stressfri", "S1", "webnode", answerer)
+
+    assert second["items"] == len(export.submissions) and second["outcome"] == "attested"
+    ledger = Ledger(database_url)
+    first_run = next(e.run_id for e in ledger.entries(kinds={EntryKind.RUN_STARTED}))
+    [closed] = kinds(ledger, first_run, EntryKind.RUN_FINISHED)
+    assert closed.payload["outcome"] == INTERRUPTED and closed.payload["items"] == len(export.submissions)
+    assert not kinds(ledger, first_run, EntryKind.ATTESTATION)
