@@ -5,7 +5,7 @@ DECISION per item), show it as an artifact, and pause for a run-input form with 
 attester's name and role, and an optional note. The answer becomes one ATTESTATION per item; the name only as
 its keyed pseudonym, and the answer itself is then deleted from Prefect's database, in that order: a run that
 dies after the answer came leaves it in Prefect, and the next run of the rule records it under the run that
-asked and closes that run (hygiene.interrupted) before it builds its own checklist.
+asked and closes that run (hygiene.answers) before it builds its own checklist.
 
 Reminders: the pause waits until the rule's next scheduled run. Unanswered by then, the run writes a reminder
 FINDING (and an OVERDUE decision for each item whose deadline passed meanwhile) and ends; Prefect marks it
@@ -41,21 +41,18 @@ from prefect.input import RunInput
 from prefect.input.actions import delete_flow_run_input, read_flow_run_input
 from pydantic import ConfigDict, Field, create_model
 
+from hygiene.answers import record_answer, recover_interrupted
 from hygiene.cadence import next_runs
 from hygiene.checklist import (
-    AttestationRefused,
     Checklist,
-    attestation_drafts,
     checklist_drafts,
     overdue_drafts,
-    refusal_draft,
     reminder_draft,
     render_checklist,
     render_verification,
 )
 from hygiene.enforcement import RunContext, start_run
 from hygiene.errors import HygieneError
-from hygiene.interrupted import answer_from, recover_interrupted
 from hygiene.ledger import EntryKind, Ledger
 from hygiene.locations import policies_dir
 from hygiene.policies import rule_for_flow
@@ -201,16 +198,7 @@ def ask_and_record(ctx: RunContext, ledger: Ledger, checklist: Checklist, page: 
         )
     except FlowPauseTimeout:
         return _remind(ctx, ledger, checklist, wait)
-    inbox = PrefectInbox(ctx.system)
-    assert ctx.flow_run is not None
-    try:
-        drafts = attestation_drafts(ctx, checklist, answer_from(response.model_dump(), checklist), ledger)
-    except AttestationRefused as refusal:
-        ledger.append([refusal_draft(ctx, checklist, str(refusal))])
-        inbox.forget(ctx.flow_run)
-        raise
-    ledger.append(drafts)
-    inbox.forget(ctx.flow_run)  # only now: a crash before the append leaves the answer for the next run
+    drafts = record_answer(ctx, ledger, checklist, response.model_dump(), PrefectInbox(ctx.system))
     done = sum(1 for draft in drafts if draft.payload["done"])
     get_run_logger().info("%s %s: attested %d of %d item(s) as done", ctx.controller, ctx.rule.ref, done, len(drafts))
     return "attested"

@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reliability.badinput import CONTROLLERS, Verdict, run_cli, run_cli_corpus, run_export_corpus, run_policy_corpus
-from reliability.crash import CrashResult, folder_crash, ledger_write_crash, mailchimp_crash
+from reliability.crash import CrashResult, attestation_crash, folder_crash, ledger_write_crash, mailchimp_crash
 from reliability.databases import BACKENDS, fresh_database
 from reliability.faults import FaultResult, fault_campaign
 from reliability.isolation import IsolationCheck, isolation_checks
 from reliability.privacy import PrivacyScan, demo_scan
 
 CrashScenario = Callable[[str, str, int, Path], CrashResult]
-SCENARIOS: tuple[CrashScenario, ...] = (folder_crash, mailchimp_crash, ledger_write_crash)
+SCENARIOS: tuple[CrashScenario, ...] = (folder_crash, mailchimp_crash, attestation_crash, ledger_write_crash)
 
 
 @dataclass
@@ -36,6 +36,7 @@ class Figures:
             ("records left due or overdue", *self._crash_sum("overdue_left"), "0"),
             ("lost evidence entries", *self._crash_sum("lost"), "0"),
             ("duplicated evidence entries", *self._crash_sum("duplicated"), "0"),
+            ("attester answers left in run inputs", *self._crash_sum("answers_left"), "0"),
             ("chains verified", *self._per_backend(self._chains), "all"),
             ("fault cases (runs to complete)", *self._per_backend(self._fault_runs), "-"),
             ("fault-run end-state diffs", *self._fault_sum(lambda f: int(f.state_differs)), "0"),
@@ -53,7 +54,7 @@ class Figures:
 
     def check(self) -> None:
         """Name every figure that is not what it must be."""
-        self.failures += [f"crash {c}" for c in self.crashes if _crash_faults(c)]
+        self.failures += [f"crash {c}" for c in self.crashes if crash_went_wrong(c)]
         self.failures += [
             f"fault {f}" for f in self.faults if f.state_differs or f.unhandled or f.faults_left or f.privacy_hits
         ]
@@ -94,8 +95,9 @@ class Figures:
         return f"{sum(i.ok for i in mine)}/{len(mine)}"
 
 
-def _crash_faults(crash: CrashResult) -> bool:
-    return bool(crash.premature or crash.overdue_left or crash.lost or crash.duplicated or not crash.chain_ok)
+def crash_went_wrong(crash: CrashResult) -> bool:
+    wrong = crash.premature or crash.overdue_left or crash.lost or crash.duplicated or crash.answers_left
+    return bool(wrong or not crash.chain_ok)
 
 
 def use_campaign_keys() -> None:

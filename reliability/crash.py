@@ -22,17 +22,27 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from hygiene.checklist import Checklist, settled_records
 from hygiene.ledger import EntryDraft, EntryKind, Ledger
 from hygiene.locations import policies_dir
 from hygiene.policies import load_policy
-from hygiene.policy import Policy
-from hygiene.pseudonym import RECORD, pseudonym
+from hygiene.policy import Policy, Rule
+from hygiene.pseudonym import RECORD, normalise, pseudonym
 from hygiene.store import dispose_engine
 from hygiene.windows import window_for
 from integrations.registry import connector_for, mailchimp_connector
-from reliability.evidence import check_evidence
-from reliability.steps import DiesAtCall, enforce
-from sandbox.seed_files import FolderManifest, calmo_folder
+from integrations.webnode import WebnodeConnector
+from reliability import steps
+from reliability.evidence import check_attestations, check_evidence
+from reliability.steps import DiesAtCall, Dying, DyingLedger, FileInbox, Person, enforce
+from sandbox.seed_files import (
+    ExportFormat,
+    FolderManifest,
+    SeededSubmission,
+    calmo_folder,
+    webnode_submissions,
+    write_webnode_export,
+)
 from tests.vendor_fixtures import AS_OF as VENDOR_AS_OF
 from tests.vendor_fixtures import CLIENTI, aim_at, seeded_sandbox
 
@@ -54,6 +64,8 @@ class CrashResult:
     lost: int
     duplicated: int
     chain_ok: bool
+    #: answers still in the run inputs after recovery: an attester's name left in the orchestrator
+    answers_left: int = 0
 
 
 @dataclass(frozen=True)
@@ -141,12 +153,23 @@ def folder_crash(backend: str, url: str, seed: int, scratch: Path) -> CrashResul
     )
 
 
-def _crash_rounds(rng: random.Random, child: Callable[..., None], url: str, steps: int, *args: Any) -> int:
-    """One or two crashed attempts (the second one crashes the recovery itself); the number that died."""
+def _crash_rounds(
+    rng: random.Random,
+    child: Callable[..., None],
+    url: str,
+    steps: int,
+    *args: Any,
+    between: Callable[[], None] = lambda: None,
+) -> int:
+    """One or two crashed attempts (the second one crashes the recovery itself); the number that died.
+
+    `between` runs after each attempt: what the world does meanwhile (a person deleting what they ticked).
+    """
     kills = 0
     for _ in range(rng.choice((1, 1, 2))):
         dispose_engine(url)  # a forked child must open its own connections, never share the parent's
         kills += run_killed(child, Kill.drawn(rng, steps), url, *args)
+        between()
     return kills
 
 
@@ -203,6 +226,112 @@ def mailchimp_crash(backend: str, url: str, seed: int, scratch: Path) -> CrashRe
         evidence.duplicated,
         evidence.chain_ok,
     )
+
+
+# ---- attestation: Stressfri's S1, a person answering the checklist while the run dies around the answer ----
+
+_ATTESTER = {"attester_name": "Kari Nordmann", "attester_role": "owner"}
+#: steps of an attest run that can die: each ledger append (before, after) and each run-input operation
+_ATTEST_STEPS = 12
+
+
+def ticking(share: float, seed: int) -> Person:
+    """A person who ticks about `share` of the items (and deletes those in Webnode's admin page)."""
+
+    def answer(checklist: Checklist) -> dict[str, Any]:
+        rng = random.Random(seed)
+        return {**{item.field: rng.random() < share for item in checklist.items}, **_ATTESTER}
+
+    return answer
+
+
+def _attest_child(url: str, inbox: str, share: float, seed: int, fatal_call: int) -> None:
+    dying = Dying(fatal_call)
+    policy = load_policy(policies_dir(), "stressfri")
+    steps.attest(
+        policy, "S1", "webnode", DyingLedger(url, dying), AS_OF, FileInbox(Path(inbox), dying), ticking(share, seed)
+    )
+
+
+@dataclass
+class WebnodeSite:
+    """Webnode's admin page: the submissions a person has not deleted yet, and this month's export of them."""
+
+    submissions: list[SeededSubmission]
+    export: Path
+    references: dict[str, str]  # the record pseudonym of each submission, by email
+
+    def take_export(self) -> None:
+        write_webnode_export(self.export, self.submissions, ExportFormat.CSV_SEMICOLON_BOM)
+
+    def delete_ticked(self, inbox: FileInbox) -> None:
+        """What the person ticked in any answer is gone from the site; the next export shows it."""
+        ticked = {field[5:] for values in inbox.given().values() for field, tick in values.items() if tick is True}
+        self.submissions = [s for s in self.submissions if self.references[s.email][-6:] not in ticked]
+        self.take_export()
+
+    def present(self) -> set[str]:
+        return {self.references[s.email] for s in self.submissions}
+
+
+def webnode_site(policy: Policy, root: Path, seed: int) -> WebnodeSite:
+    root.mkdir(parents=True, exist_ok=True)
+    site = WebnodeSite(list(webnode_submissions(seed=seed, now=AS_OF, count=16)), root / "webnode-export.csv", {})
+    site.take_export()
+    ctx = steps.run_context(policy, "S1", "webnode", AS_OF)
+    records = WebnodeConnector(site.export, tz=policy.zone).records({}, "submitted_at")
+    by_email = {record.subject: ctx.record_pseudonym(record) for record in records}
+    site.references = {s.email: by_email[normalise(s.email)] for s in site.submissions}
+    return site
+
+
+def attestation_crash(backend: str, url: str, seed: int, scratch: Path) -> CrashResult:
+    """Crash S1's attest run once or twice around the answer, rerun twice (answer all, then verify), compare."""
+    rng = random.Random(seed)
+    root = scratch / f"attest-{backend}-{seed}"
+    policy = load_policy(policies_dir(), "stressfri")
+    site = webnode_site(policy, root, seed)
+    os.environ["HYGIENE_STRESSFRI_WEBNODE_EXPORT"] = str(site.export)
+    rule = policy.rule("S1")
+    assert rule is not None
+    due = {site.references[s.email] for s in site.submissions if _is_due(policy, rule, s.submitted_at)}
+    keep = set(site.references.values()) - due
+    inbox = FileInbox(root / "run-inputs")
+    share = rng.uniform(0.3, 1.0)
+    kills = _crash_rounds(
+        rng,
+        _attest_child,
+        url,
+        _ATTEST_STEPS,
+        str(inbox.waiting.parent),
+        share,
+        seed,
+        between=lambda: site.delete_ticked(inbox),
+    )
+    ledger = Ledger(url)
+    for _ in range(2):  # the next month's run answers everything; the one after verifies it against the export
+        steps.attest(policy, "S1", "webnode", ledger, AS_OF, inbox, ticking(1.0, seed))
+        site.delete_ticked(inbox)
+    settled = settled_records(ledger, "stressfri", "S1")
+    evidence = check_attestations(ledger, "stressfri", inbox.given())
+    dispose_engine(url)
+    return CrashResult(
+        "attestation S1",
+        backend,
+        seed,
+        kills,
+        len(keep - site.present()) + len(keep & settled),
+        len(due & site.present()),
+        evidence.lost,
+        evidence.duplicated,
+        evidence.chain_ok,
+        inbox.left(),
+    )
+
+
+def _is_due(policy: Policy, rule: Rule, submitted_at: datetime) -> bool:
+    window = window_for(policy, rule, submitted_at.replace(tzinfo=policy.zone))
+    return window.not_before is None or window.not_before < AS_OF
 
 
 # ---- the ledger itself: killed inside a large append ---------------------------------------------------------

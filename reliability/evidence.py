@@ -1,8 +1,10 @@
-"""What a ledger must show after any interruption: every intent closed once, every record deleted once."""
+"""What a ledger must show after any interruption: every intent closed once, every record deleted once, every
+answer recorded once in the run that asked, every run closed once."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from hygiene.ledger import EntryKind, Ledger
@@ -40,3 +42,31 @@ def check_evidence(ledger: Ledger, controller: str, deleted_records: int) -> Evi
         duplicated=orphans + repeated + max(len(deletions) - deleted_records, 0),
         chain_ok=ledger.verify().ok,
     )
+
+
+def check_attestations(ledger: Ledger, controller: str, given: Mapping[str, Mapping[str, object]]) -> EvidenceCheck:
+    """Count lost and duplicated attestation evidence; `given` is every answer a person gave, by flow run.
+
+    Lost: a ticked item of a given answer with no done-attestation in the run that asked, and a run never
+    closed. Duplicated: an item attested twice in one run, a run closed twice, a record attested done in two
+    runs (the person was asked again for work already done).
+    """
+    entries = list(ledger.entries(controller=controller))
+    asked_by = {str(e.payload.get("flow_run")): e.run_id for e in entries if e.kind is EntryKind.RUN_STARTED}
+    attested = Counter((e.run_id, str(e.payload.get("item"))) for e in entries if e.kind is EntryKind.ATTESTATION)
+    done = {
+        (e.run_id, str(e.payload.get("item"))) for e in entries if e.kind is EntryKind.ATTESTATION and e.payload["done"]
+    }
+    closed = Counter(e.run_id for e in entries if e.kind is EntryKind.RUN_FINISHED)
+    lost = sum(
+        1
+        for flow_run, values in given.items()
+        for field, ticked in values.items()
+        if field.startswith("item_") and ticked is True and (asked_by.get(flow_run), field) not in done
+    )
+    lost += sum(1 for run_id in asked_by.values() if run_id not in closed)
+    done_per_record = Counter(
+        e.record for e in entries if e.kind is EntryKind.ATTESTATION and e.payload["done"] is True
+    )
+    duplicated = sum(count - 1 for counter in (attested, closed, done_per_record) for count in counter.values())
+    return EvidenceCheck(lost=lost, duplicated=duplicated, chain_ok=ledger.verify().ok)

@@ -251,7 +251,7 @@ def test_an_answer_its_run_died_before_recording_is_recorded_by_the_next_run(
     from prefect.input.actions import read_flow_run_input
 
     from flows.attest import PrefectInbox
-    from hygiene.interrupted import RECORDED_LATE
+    from hygiene.answers import RECORDED_LATE
 
     real_append = Ledger.append
 
@@ -286,7 +286,7 @@ def test_a_run_that_died_unanswered_is_closed_and_its_items_are_asked_again(
     export: WebnodeManifest, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import flows.attest
-    from hygiene.interrupted import INTERRUPTED
+    from hygiene.answers import INTERRUPTED
 
     def dies_while_waiting(*args: Any) -> str:
         raise ConnectionError("the worker restarted")

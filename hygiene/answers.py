@@ -1,4 +1,4 @@
-"""Checklist runs a crash interrupted: their answers are recorded late, never lost, and the runs are closed.
+"""Answers to checklists: recorded before they are forgotten, and recorded late when their run was interrupted.
 
 An attestation run waits days for a person. Whatever ends its process meanwhile (a worker restart, a deploy,
 SIGKILL), the person's answer is kept where the orchestrator keeps run inputs until the run has recorded it;
@@ -29,7 +29,7 @@ from hygiene.checklist import (
     rule_entries,
 )
 from hygiene.enforcement import RunContext
-from hygiene.ledger import Entry, EntryKind, Ledger
+from hygiene.ledger import Entry, EntryDraft, EntryKind, Ledger
 from hygiene.planner import Decision
 
 #: the form's own fields; every other field of an answer is a checkbox, of this checklist or of another
@@ -134,6 +134,25 @@ def _flow_run(start: Entry) -> str | None:
     return None if flow_run is None else str(flow_run)
 
 
+def record_answer(
+    ctx: RunContext, ledger: Ledger, checklist: Checklist, values: Mapping[str, Any], inbox: AnswerInbox
+) -> list[EntryDraft]:
+    """Record the answer, then forget it: never the other way round, or a crash between loses it.
+
+    A refused answer is recorded as a refusal, forgotten (it holds a name) and raised.
+    """
+    assert ctx.flow_run is not None, "an answer belongs to the flow run that asked"
+    try:
+        drafts = attestation_drafts(ctx, checklist, answer_from(values, checklist), ledger)
+    except AttestationRefused as refusal:
+        ledger.append([refusal_draft(ctx, checklist, str(refusal))])
+        inbox.forget(ctx.flow_run)
+        raise
+    ledger.append(drafts)
+    inbox.forget(ctx.flow_run)
+    return drafts
+
+
 def recover_interrupted(ctx: RunContext, ledger: Ledger, inbox: AnswerInbox) -> int:
     """Record the answers interrupted runs received, forget them, close those runs; the answers recorded.
 
@@ -147,9 +166,9 @@ def recover_interrupted(ctx: RunContext, ledger: Ledger, inbox: AnswerInbox) -> 
         values = None if run.flow_run is None else inbox.left_answer(run.flow_run)
         answered = run.answered
         if values is not None and not answered and run.checklist.items:
-            answered = _record_late(asked, ledger, run.checklist, values)
+            answered = _record_late(asked, ledger, run.checklist, values, inbox)
             recorded += answered
-        if values is not None and run.flow_run is not None:
+        elif values is not None and run.flow_run is not None:
             inbox.forget(run.flow_run)
         outcome = RECORDED_LATE if answered else INTERRUPTED
         payload = {"items": len(run.checklist.items), "outcome": outcome, "closed_by": ctx.run_id}
@@ -157,11 +176,11 @@ def recover_interrupted(ctx: RunContext, ledger: Ledger, inbox: AnswerInbox) -> 
     return recorded
 
 
-def _record_late(asked: RunContext, ledger: Ledger, checklist: Checklist, values: Mapping[str, Any]) -> bool:
+def _record_late(
+    asked: RunContext, ledger: Ledger, checklist: Checklist, values: Mapping[str, Any], inbox: AnswerInbox
+) -> bool:
     try:
-        drafts = attestation_drafts(asked, checklist, answer_from(values, checklist), ledger)
-    except AttestationRefused as refusal:
-        ledger.append([refusal_draft(asked, checklist, str(refusal))])
+        record_answer(asked, ledger, checklist, values, inbox)
+    except AttestationRefused:
         return False
-    ledger.append(drafts)
     return True
