@@ -3,3 +3,10 @@
 It sits above flows/ (for `hygiene run`) and sandbox/ (for `hygiene sandbox`), so it lives outside hygiene/,
 which imports nothing of ours.
 """
+
+import os
+
+# The first start of Prefect's embedded server migrates a new database, which on a busy two-core machine takes
+# longer than Prefect's 20-second default: the first `make demo` would fail. Set before Prefect is imported, as
+# Prefect reads its settings once.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
