@@ -32,6 +32,7 @@ class Figures:
         """(figure, on SQLite, on PostgreSQL, what it must be)."""
         return [
             ("crash runs (of them SIGKILLed)", *self._per_backend(self._runs), "-"),
+            *[(f"  {family}", *self._per_backend(self._runs_of(family)), "-") for family in self._families()],
             ("premature deletions", *self._crash_sum("premature"), "0"),
             ("records left due or overdue", *self._crash_sum("overdue_left"), "0"),
             ("lost evidence entries", *self._crash_sum("lost"), "0"),
@@ -66,9 +67,16 @@ class Figures:
         lite, pg = (figure(backend) for backend in BACKENDS)
         return lite, pg
 
-    def _runs(self, backend: str) -> str:
-        mine = [c for c in self.crashes if c.backend == backend]
+    def _runs(self, backend: str, family: str = "") -> str:
+        mine = [c for c in self.crashes if c.backend == backend and c.scenario.startswith(family)]
         return f"{len(mine)} ({sum(c.kills > 0 for c in mine)})"
+
+    def _families(self) -> list[str]:
+        """The scenarios by their first word: folder (K1 and K2), mailchimp, attestation, ledger."""
+        return sorted({crash.scenario.split()[0] for crash in self.crashes})
+
+    def _runs_of(self, family: str) -> Callable[[str], str]:
+        return lambda backend: self._runs(backend, family)
 
     def _chains(self, backend: str) -> str:
         mine = [c for c in self.crashes if c.backend == backend]
