@@ -30,10 +30,12 @@ label again: a page of up to 500 ids costs 5 units where a `get` answering 404 c
 batchDelete deletes by id whatever labels a mail carries, so a mail the relist does not return is gone (the one
 case it cannot tell apart, a failed deletion of a mail whose label was removed in the same minutes, still shows
 as an unconfirmed receipt in the evidence). Units are paced client-side against the per-user quota (15,000 a
-minute), and 429 and 403 rateLimitExceeded/userRateLimitExceeded (another client on the same quota) and 5xx
-are retried with exponential backoff (tenacity, through integrations.pacing). A revoked or expired token and a
-token without the https://mail.google.com/ scope are one-line ConnectorErrors. Errors and evidence name labels,
-customers and messages only by count, position or date: label names are personal data.
+minute), and 429 and 403 rateLimitExceeded/userRateLimitExceeded (another client on the same quota), 5xx,
+calls left unanswered past the timeout (`HYGIENE_GMAIL_TIMEOUT`) and connections dropped mid-answer are retried
+with exponential backoff (tenacity, through integrations.pacing). A revoked or expired token, a token without
+the https://mail.google.com/ scope and an answer that is not the page Gmail documents (integrations.malformed) are
+one-line ConnectorErrors. Errors and evidence name labels, customers and messages only by count, position or
+date: label names are personal data.
 
 The listing collects all ids before anything is deleted (the planner consumes the whole stream first), which
 matters because Gmail's page tokens are positions: deleting while paging would skip mail.
@@ -48,17 +50,22 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from datetime import time as clock_time
+from http.client import HTTPException
 from typing import Any, NamedTuple, Protocol, cast
 
+import httplib2
 from google.auth.exceptions import RefreshError
 from google.oauth2.credentials import Credentials
+from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from googleapiclient.http import build_http
+from googleapiclient.model import JsonModel
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from hygiene.connector import AbsenceProof, Capabilities, ConnectorError, RateLimit, Receipt, Record, response_digest
+from integrations.malformed import MalformedAnswer, UnreadableBody, json_object
 from integrations.pacing import Backoff, RetrySettings, Throttle
 from integrations.spreadsheet import SpreadsheetConnector
 
@@ -67,6 +74,8 @@ GOOGLE_ENDPOINT = "https://gmail.googleapis.com/"
 QUOTA_UNITS_PER_MINUTE = 15_000
 PAGE_SIZE = 500
 BATCH_DELETE_MAX = 1000
+#: seconds a call may go unanswered before it is abandoned and retried
+TIMEOUT_SECONDS = 60.0
 #: documented quota units of the methods this connector calls
 UNITS = {"labels.list": 1, "messages.list": 5, "messages.batchDelete": 50, "messages.get": 5}
 #: what an access answer shows of a message besides its labels and snippet
@@ -75,15 +84,19 @@ ENDED_TRIGGER = "customer_relationship_ended_at"
 LABELLED_TRIGGER = "labelled_at"
 _DELETED = "batchDelete answered 204: deleted permanently, not moved to Trash"
 _RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
+#: a socket that failed or timed out (OSError), and an answer cut off mid-body (http.client's IncompleteRead)
+_CONNECTION_ERRORS = (OSError, HTTPException)
 
 
 class GmailSettings(RetrySettings):
-    """Where Gmail is and the OAuth access token (never printed); HYGIENE_GMAIL_RETRY_* tune the backoff."""
+    """Where Gmail is and the OAuth access token (never printed); HYGIENE_GMAIL_RETRY_* tune the backoff and
+    HYGIENE_GMAIL_TIMEOUT how long one call may take."""
 
     model_config = SettingsConfigDict(env_prefix="HYGIENE_GMAIL_", extra="ignore")
 
     api_endpoint: str = GOOGLE_ENDPOINT
     token: SecretStr | None = None
+    timeout: float = TIMEOUT_SECONDS
 
 
 class EndedCustomer(NamedTuple):
@@ -141,16 +154,37 @@ def label_key(name: str) -> str:
     return " ".join(unicodedata.normalize("NFC", name).split()).casefold()
 
 
-def gmail_service(endpoint: str, token: SecretStr) -> Any:
+def gmail_service(endpoint: str, token: SecretStr, timeout: float = TIMEOUT_SECONDS) -> Any:
     """The official client; only the endpoint differs between Google and the sandbox."""
+    credentials = cast(Any, Credentials)(token=token.get_secret_value())
     return build(
         "gmail",
         "v1",
         client_options={"api_endpoint": endpoint},
-        credentials=cast(Any, Credentials)(token=token.get_secret_value()),
+        http=AuthorizedHttp(credentials, http=_http(timeout)),
+        model=_JsonObjects(),
         static_discovery=True,
         cache_discovery=False,
     )
+
+
+def _http(timeout: float) -> httplib2.Http:
+    http = build_http()
+    http.timeout = timeout
+    return http
+
+
+class _JsonObjects(JsonModel):  # type: ignore[misc]  # the client library ships no type hints
+    """Google's JSON model, except that a success answer that is not a JSON object is refused.
+
+    The stock model hands an HTML page or a truncated body on as a string and an empty one as nothing, which
+    a listing would read as "no messages".
+    """
+
+    def response(self, resp: httplib2.Response, content: bytes) -> Any:
+        if 200 <= resp.status < 300 and resp.status != 204:
+            return json_object(resp.get("content-type"), content)
+        return super().response(resp, content)
 
 
 class GmailConnector:
@@ -193,7 +227,7 @@ class GmailConnector:
         if settings.token is None:
             raise ConnectorError(f"gmail: set HYGIENE_GMAIL_TOKEN (an OAuth access token with the {FULL_SCOPE} scope)")
         return cls(
-            gmail_service(settings.api_endpoint, settings.token),
+            gmail_service(settings.api_endpoint, settings.token, settings.timeout),
             user_id=user_id,
             register=register,
             tz=tz,
@@ -239,7 +273,8 @@ class GmailConnector:
 
     def _label_ids(self) -> dict[str, str]:
         answer = self._execute(self.service.users().labels().list(userId=self.user_id), "labels.list")
-        return {label_key(label["name"]): label["id"] for label in answer.get("labels", [])}
+        labels = _items(answer, "labels", ("id", "name"), "labels.list", required=True)
+        return {label_key(label["name"]): label["id"] for label in labels}
 
     def _marked(self, label: str, labels: Mapping[str, str]) -> Iterator[Record]:
         label_id = labels.get(label_key(label))
@@ -274,23 +309,25 @@ class GmailConnector:
         return [(label_id, ref, ended_at) for label_id, (ref, ended_at) in sorted(folders.items())]
 
     def _listed(self, label_id: str, *, remember: bool = True) -> Iterator[str]:
-        """The ids under one label, page by page, Trash and Spam included."""
+        """The ids under one label (`labelIds` is exact where `q=label:` folds names)."""
+        for message_id in self._message_ids(labelIds=[label_id]):
+            if remember:
+                self._label_of[message_id] = label_id
+            yield message_id
+
+    def _message_ids(self, **query: Any) -> Iterator[str]:
+        """The ids a messages.list query returns, page by page, Trash and Spam included."""
         messages = self.service.users().messages()
         token: str | None = None
         while True:
             request = messages.list(
-                userId=self.user_id,
-                labelIds=[label_id],
-                includeSpamTrash=True,
-                maxResults=PAGE_SIZE,
-                pageToken=token,
+                userId=self.user_id, includeSpamTrash=True, maxResults=PAGE_SIZE, pageToken=token, **query
             )
             answer = self._execute(request, "messages.list")
-            for message in answer.get("messages", []):
-                if remember:
-                    self._label_of[message["id"]] = label_id
-                yield message["id"]
+            yield from (message["id"] for message in _items(answer, "messages", ("id",), "messages.list"))
             token = answer.get("nextPageToken")
+            if token is not None and not isinstance(token, str):
+                raise MalformedAnswer("gmail", "messages.list", "nextPageToken is not a string")
             if not token:
                 return
 
@@ -315,7 +352,9 @@ class GmailConnector:
             raise ConnectorError("gmail: credentials revoked or expired (401); renew HYGIENE_GMAIL_TOKEN") from None
         except HttpError as error:
             raise _translated(error, method, self.backoff.attempts) from None
-        except OSError as error:
+        except UnreadableBody as unreadable:
+            raise MalformedAnswer("gmail", method, unreadable.problem) from None
+        except _CONNECTION_ERRORS as error:
             raise ConnectorError(f"gmail: {method}: cannot reach Gmail ({type(error).__name__})") from None
 
     def _attempt(self, request: Any, method: str) -> dict[str, Any]:
@@ -324,9 +363,9 @@ class GmailConnector:
         self.units_spent += UNITS[method]
         try:
             return cast(dict[str, Any], request.execute() or {})
-        except OSError:
-            # httplib2 reuses a keep-alive socket the server closed while we were busy elsewhere: start afresh
-            request.http.http = build_http()
+        except _CONNECTION_ERRORS:
+            # the socket is dead (closed while we were busy elsewhere, timed out, cut mid-answer): start afresh
+            request.http.http = _http(request.http.http.timeout)
             raise
 
     # ---- rights requests ----
@@ -340,7 +379,7 @@ class GmailConnector:
         wanted = subject.strip().lower()
         seen: set[str] = set()
         for header in ("from", "to", "cc", "bcc"):
-            for message_id in self._queried(f"{header}:{wanted}"):
+            for message_id in self._message_ids(q=f"{header}:{wanted}"):
                 if message_id in seen:
                     continue
                 seen.add(message_id)
@@ -349,8 +388,7 @@ class GmailConnector:
                     "messages.get",
                 )
                 self._label_of[message_id] = next(iter(message.get("labelIds") or []), "")
-                moment = datetime.fromtimestamp(int(message.get("internalDate") or 0) / 1000, UTC)
-                yield Record(message_id, wanted, moment.astimezone(self.tz))
+                yield Record(message_id, wanted, _internal_date(message).astimezone(self.tz))
 
     def export(self, record_ids: Sequence[str]) -> Iterator[Mapping[str, object]]:
         """Each message's headers (From, To, Cc, Subject, Date), labels and snippet."""
@@ -368,19 +406,6 @@ class GmailConnector:
                 "snippet": message.get("snippet") or "",
             }
 
-    def _queried(self, query: str) -> Iterator[str]:
-        messages = self.service.users().messages()
-        token: str | None = None
-        while True:
-            request = messages.list(
-                userId=self.user_id, q=query, includeSpamTrash=True, maxResults=PAGE_SIZE, pageToken=token
-            )
-            answer = self._execute(request, "messages.list")
-            yield from (message["id"] for message in answer.get("messages", []))
-            token = answer.get("nextPageToken")
-            if not token:
-                return
-
 
 class _GaveUp(ConnectorError):
     """A call Gmail kept refusing for quota, rate or server reasons after every retry."""
@@ -396,7 +421,7 @@ def _reason(error: HttpError) -> str:
 
 
 def _is_transient(error: BaseException) -> bool:
-    if isinstance(error, OSError):
+    if isinstance(error, _CONNECTION_ERRORS):
         return True
     if not isinstance(error, HttpError):
         return False
@@ -413,6 +438,32 @@ def _translated(error: HttpError, method: str, attempts: int) -> ConnectorError:
     if _is_transient(error):
         return _GaveUp(f"gmail: {method} still refused after {attempts} attempts (HTTP {status} {reason})")
     return ConnectorError(f"gmail: {method} failed (HTTP {status} {reason})")
+
+
+def _items(
+    answer: Mapping[str, Any], key: str, fields: tuple[str, ...], method: str, *, required: bool = False
+) -> list[dict[str, Any]]:
+    """The answer's list under `key`, each item an object with non-empty string `fields`.
+
+    Gmail leaves `messages` out of a page that has none, so only a required list may be missing.
+    """
+    items = answer.get(key)
+    if items is None and not required:
+        return []
+    if not isinstance(items, list):
+        raise MalformedAnswer("gmail", method, f"{key} is not a list")
+    for position, item in enumerate(items):
+        if not isinstance(item, dict) or not all(isinstance(item.get(f), str) and item[f] for f in fields):
+            raise MalformedAnswer("gmail", method, f"{key} item {position} has no string {' or '.join(fields)}")
+    return items
+
+
+def _internal_date(message: Mapping[str, Any]) -> datetime:
+    """messages.get's internalDate: epoch milliseconds, as a string of digits."""
+    value = message.get("internalDate")
+    if not isinstance(value, str) or not value.isdigit():
+        raise MalformedAnswer("gmail", "messages.get", "internalDate is not epoch milliseconds")
+    return datetime.fromtimestamp(int(value) / 1000, UTC)
 
 
 def _absence(record_id: str, present: set[str], digest: str) -> AbsenceProof:

@@ -30,6 +30,8 @@ restorable recycle bin and never used), paced client-side to the account's limit
 100/10 by default; 190/10 on Professional and Enterprise) and retried with backoff on 429 and 5xx. Proof of
 absence: `POST .../contacts/batch/read` of up to 100 ids; an id absent from the results (HubSpot lists it under
 errors, OBJECT_NOT_FOUND) is gone. Errors never quote HubSpot's message, which can echo property values.
+An answer that is not a JSON object, or whose fields the SDK cannot read, is refused before the SDK turns it into
+an empty page (integrations.malformed).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from typing import Any
 import urllib3
 from hubspot import HubSpot
 from hubspot.crm.contacts.exceptions import ApiException
+from hubspot.discovery.discovery_base import DiscoveryBase
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -60,6 +63,7 @@ from hygiene.connector import (
     response_digest,
 )
 from hygiene.suppression import REENTRY, SIGNUP_FORM
+from integrations.malformed import MalformedAnswer, UnreadableBody, json_object
 from integrations.pacing import TRANSIENT_STATUSES, Backoff, RetrySettings, Throttle
 
 SEARCH_LIMIT = 200
@@ -103,9 +107,28 @@ class HubSpotSettings(RetrySettings):
 def hubspot_client(settings: HubSpotSettings) -> HubSpot:
     if settings.token is None or not settings.token.get_secret_value():
         raise ConnectorError("hubspot: set HYGIENE_HUBSPOT_TOKEN (a private app's access token)")
-    if settings.host:
-        return HubSpot(access_token=settings.token.get_secret_value(), host=settings.host)
-    return HubSpot(access_token=settings.token.get_secret_value())
+    aimed = {"host": settings.host} if settings.host else {}
+    return HubSpot(access_token=settings.token.get_secret_value(), api_factory=_checking_api, **aimed)
+
+
+def _checking_api(package: Any, api_name: str, config: dict[str, Any]) -> Any:
+    """The SDK's own API object (its `api_factory` hook, around its default factory), except that its client
+    checks each answer before the SDK reads it.
+
+    The SDK reads a body that is not JSON as text and a model without its fields as empty: a search answered
+    by an HTML page would look like "no contacts", and a re-read after deletion like proof of absence.
+    """
+    api = DiscoveryBase._default_api_factory(package, api_name, config)
+    api.api_client.deserialize = partial(_checked_deserialize, api.api_client.deserialize)
+    return api
+
+
+def _checked_deserialize(deserialize: Callable[[Any, Any], Any], response: Any, response_type: Any) -> Any:
+    json_object(response.getheader("content-type"), response.data)
+    try:
+        return deserialize(response, response_type)
+    except Exception:  # the SDK's models raise ValueError, TypeError or ApiException (status 0) on a wrong field
+        raise UnreadableBody("a field of the wrong type") from None
 
 
 @dataclass(frozen=True)
@@ -201,7 +224,7 @@ class HubSpotConnector:
             yield page.results
             if not page.results or page.paging is None:
                 return
-            last_id = max(int(contact.id) for contact in page.results)
+            last_id = _last_id(page.results)
 
     def _filters(self, query: _Query) -> list[dict[str, Any]]:
         return [
@@ -214,7 +237,7 @@ class HubSpotConnector:
         properties = self._properties(query)
         while True:
             cursor = {"after": after} if after else {}
-            page = self._call(
+            page = self._page(
                 partial(self.client.crm.contacts.basic_api.get_page, limit=LIST_LIMIT, properties=properties, **cursor),
                 "listing contacts",
             )
@@ -250,7 +273,7 @@ class HubSpotConnector:
             "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
             "limit": SEARCH_LIMIT,
         }
-        return self._call(
+        return self._page(
             lambda: self.client.crm.contacts.search_api.do_search(public_object_search_request=body),
             f"searching contacts ({where})",
             throttle=self.search_throttle,
@@ -300,7 +323,7 @@ class HubSpotConnector:
         proofs: list[AbsenceProof] = []
         for chunk in _chunks(record_ids, BATCH_READ_MAX):
             body = {"inputs": [{"id": record_id} for record_id in chunk], "properties": ["hs_object_id"]}
-            answer = self._call(
+            answer = self._page(
                 partial(
                     self.client.crm.contacts.batch_api.read,
                     batch_read_input_simple_public_object_id=body,
@@ -308,7 +331,7 @@ class HubSpotConnector:
                 ),
                 "re-reading contacts",
             )
-            present = {str(found.id) for found in answer.results or []}
+            present = {str(found.id) for found in answer.results}
             digest = response_digest(json.dumps(sorted(present)) + json.dumps(sorted(chunk)))
             proofs += [
                 AbsenceProof(
@@ -322,6 +345,13 @@ class HubSpotConnector:
         return proofs
 
     # calls and errors -----------------------------------------------------------------------------------
+
+    def _page(self, call: Callable[[], Any], doing: str, *, throttle: Throttle | None = None) -> Any:
+        """A call answered with a page of contacts, whose `results` must be a list for anything to be read from it."""
+        page = self._call(call, doing, throttle=throttle)
+        if not isinstance(getattr(page, "results", None), list):
+            raise MalformedAnswer("hubspot", doing, "no results list")
+        return page
 
     def _call(self, call: Callable[[], Any], doing: str, *, throttle: Throttle | None = None, raw: bool = False) -> Any:
         pace = throttle or self.throttle
@@ -338,6 +368,8 @@ class HubSpotConnector:
             raise self._error(error, doing) from None
         except urllib3.exceptions.HTTPError as error:
             raise ConnectorError(f"hubspot: {doing}: the connection kept failing ({type(error).__name__})") from None
+        except UnreadableBody as unreadable:
+            raise MalformedAnswer("hubspot", doing, unreadable.problem) from None
 
     def _error(self, error: ApiException, doing: str) -> ConnectorError:
         status = error.status
@@ -378,7 +410,7 @@ class HubSpotConnector:
         """Each contact's personal properties that hold a value, read with `batch/read`."""
         for chunk in _chunks(record_ids, BATCH_READ_MAX):
             body = {"inputs": [{"id": record_id} for record_id in chunk], "properties": list(EXPORT_PROPERTIES)}
-            answer = self._call(
+            answer = self._page(
                 partial(
                     self.client.crm.contacts.batch_api.read,
                     batch_read_input_simple_public_object_id=body,
@@ -386,7 +418,7 @@ class HubSpotConnector:
                 ),
                 "reading contacts for an access request",
             )
-            for contact in answer.results or []:
+            for contact in answer.results:
                 properties = contact.properties or {}
                 yield {name: properties[name] for name in EXPORT_PROPERTIES if properties.get(name) not in (None, "")}
 
@@ -395,6 +427,14 @@ class _NotFound(Exception):
     def __init__(self, body: Any) -> None:
         super().__init__("not found")
         self.body = body if isinstance(body, str) else ""
+
+
+def _last_id(contacts: list[Any]) -> int:
+    """Where the next search page starts: the highest id on this one."""
+    ids = [str(contact.id) for contact in contacts]
+    if not all(contact_id.isdigit() for contact_id in ids):
+        raise MalformedAnswer("hubspot", "searching contacts (a search page)", "a contact id that is not a number")
+    return max(int(contact_id) for contact_id in ids)
 
 
 def _filter(name: str, operator: str, value: str | None = None, values: list[str] | None = None) -> dict[str, Any]:

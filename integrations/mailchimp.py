@@ -22,7 +22,8 @@ answers 404 (batched the same way when many).
 
 The member id is the subscriber hash, the MD5 of the lower-cased email: reversible by anyone holding the email,
 so it is the record id only in memory; evidence pseudonymises it. Errors never quote the vendor's detail text,
-which can echo an email address.
+which can echo an email address. An answer that is not the page Mailchimp documents is refused in one line
+(integrations.malformed): the SDK passes such a body on as text or as the raw response, never as an error.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from pydantic_settings import SettingsConfigDict
 from hygiene.connector import AbsenceProof, Capabilities, ConnectorError, Receipt, Record, response_digest
 from hygiene.detection import MERGE_PREFIX
 from hygiene.suppression import REENTRY, SIGNUP_FORM
+from integrations.malformed import MalformedAnswer, UnreadableBody, json_object, not_an_object
 from integrations.pacing import TRANSIENT_STATUSES, Backoff, RetrySettings
 
 PAGE_SIZE = 1000
@@ -73,6 +75,7 @@ _TRIGGER_FIELDS = {
 }
 _SELECTION_KEYS = {"status", "merge_fields"}
 _SUBSCRIBER_HASH = re.compile(r"[0-9a-f]{32}")
+_READING = "reading members"
 
 
 class MailchimpSettings(RetrySettings):
@@ -154,15 +157,13 @@ class MailchimpConnector:
                     offset=offset,
                     **({"status": status} if status else {}),
                 ),
-                "reading members",
+                _READING,
             )
-            members = page.get("members") if isinstance(page, dict) else None
-            if not isinstance(members, list):
-                raise ConnectorError(f"mailchimp list {self.list_id}: the page at offset {offset} is not a member list")
+            members, total = _members_page(page, offset)
             for position, member in enumerate(members):
-                yield self._record(member, date_field, with_merge, f"offset {offset}, position {position}")
+                yield self._record(member, date_field, with_merge, f"at offset {offset}, position {position}")
             offset += len(members)
-            if not members or offset >= int(page.get("total_items") or 0):
+            if not members or offset >= total:
                 return
 
     def merge_field_tags(self) -> list[str]:
@@ -193,10 +194,7 @@ class MailchimpConnector:
         """One member as a record; a malformed one stops the stream, named by its place, never its content."""
         problem = _member_problem(member, date_field)
         if problem:
-            raise ConnectorError(
-                f"mailchimp list {self.list_id}: a malformed member at {where} ({problem}); "
-                "nothing was planned or deleted"
-            )
+            raise MalformedAnswer("mailchimp", _READING, f"the member {where} {problem}")
         attributes = {REENTRY: SIGNUP_FORM}  # Mailchimp refuses API re-imports of erased addresses
         if with_merge:
             attributes |= {
@@ -242,7 +240,8 @@ class MailchimpConnector:
                 return _Answer(404, str(error.text))
             raise self._error(error, f"{method} of a member") from None
         status = int(getattr(answer, "status_code", 200))
-        return _Answer(status, getattr(answer, "text", "") if status != 200 else json.dumps(answer, sort_keys=True))
+        body = json.dumps(answer, sort_keys=True) if isinstance(answer, dict) else str(getattr(answer, "text", answer))
+        return _Answer(status, body)
 
     def _batched(
         self, method: str, action: str, record_ids: Sequence[str], params: Mapping[str, str]
@@ -307,11 +306,12 @@ class MailchimpConnector:
 
     # errors ---------------------------------------------------------------------------------------------
 
-    def _call(self, call: Callable[[], Any], doing: str) -> Any:
+    def _call(self, call: Callable[[], Any], doing: str) -> dict[str, Any]:
         try:
-            return self.backoff.run(call, _transient)
+            answer = self.backoff.run(call, _transient)
         except ApiClientError as error:
             raise self._error(error, doing) from None
+        return _json_object(answer, doing)
 
     def _error(self, error: ApiClientError, doing: str) -> ConnectorError:
         status = error.status_code
@@ -338,10 +338,10 @@ class MailchimpConnector:
             partial(self.client.searchMembers.search, wanted, list_id=self.list_id),
             "searching members",
         )
-        members = ((answer or {}).get("exact_matches") or {}).get("members") or []
+        members = (answer.get("exact_matches") or {}).get("members") or []
         for position, member in enumerate(members):
             if str(member.get("email_address", "")).strip().lower() == wanted:
-                yield self._record(member, None, False, f"search result {position}")
+                yield self._record(member, None, False, f"at search result {position}")
 
     def export(self, record_ids: Sequence[str]) -> Iterator[Mapping[str, object]]:
         """Each member as Mailchimp holds it: address, status, dates and every filled merge field."""
@@ -390,15 +390,42 @@ def _transient_http(error: BaseException) -> bool:
     return isinstance(error, httpx.TransportError)
 
 
+def _json_object(answer: Any, doing: str) -> dict[str, Any]:
+    """The SDK's answer as a JSON object. The SDK parses only a body labelled JSON and passes other text on as
+    a string; a body that is empty, does not parse, or parses to nothing comes back as the raw response."""
+    if isinstance(answer, dict):
+        return answer
+    if isinstance(answer, str):
+        problem = "Content-Type not application/json"
+    elif hasattr(answer, "content"):
+        try:
+            return json_object(answer.headers.get("content-type"), answer.content)
+        except UnreadableBody as unreadable:
+            problem = unreadable.problem
+    else:
+        problem = not_an_object(answer)
+    raise MalformedAnswer("mailchimp", doing, problem)
+
+
+def _members_page(page: Mapping[str, Any], offset: int) -> tuple[list[Any], int]:
+    """The members of a page and the audience's total, the two fields paging depends on."""
+    members, total = page.get("members"), page.get("total_items")
+    if not isinstance(members, list):
+        raise MalformedAnswer("mailchimp", _READING, f"the page at offset {offset} has no member list")
+    if not isinstance(total, int) or isinstance(total, bool):
+        raise MalformedAnswer("mailchimp", _READING, f"the page at offset {offset} has no numeric total_items")
+    return members, total
+
+
 def _member_problem(member: Any, date_field: str | None) -> str:
     if not isinstance(member, dict):
-        return "not an object"
+        return "is not an object"
     if not _SUBSCRIBER_HASH.fullmatch(str(member.get("id", ""))):
-        return "no subscriber hash"
+        return "has no subscriber hash"
     if not isinstance(member.get("email_address"), str) or "@" not in member["email_address"]:
-        return "no email address"
+        return "has no email address"
     if date_field and _moment(member.get(date_field)) is None:
-        return f"no readable {date_field}"
+        return f"has no readable {date_field}"
     return ""
 
 

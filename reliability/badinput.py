@@ -4,6 +4,8 @@ Every case must be refused the same way: one line `error: ...` on stderr and exi
 parsers below the CLI, one `HygieneError` whose message is one line), no traceback, and nothing changed: the
 file tree and the ledger are byte-for-byte what they were. Policy cases are mutations of the real files, so
 the corpus follows the policies as they change; the command lines are tests/corpus/cli.txt, one case a line.
+A malformed vendor page is answered by an emulator to a rule's run through the real connector and SDK: the run
+must stop with one line naming the vendor and the call, delete nothing, and write no deletion evidence.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import json
 import os
 import shlex
 import shutil
@@ -24,9 +27,14 @@ from typing import Any
 import yaml
 
 from hygiene.errors import HygieneError
+from hygiene.ledger import EntryKind, Ledger
 from hygiene.locations import policies_dir
 from integrations.webnode import read_export
+from reliability.databases import fresh_database
+from reliability.tenants import Tenant, TenantFactory, clienti, stressfri
 from sandbox.seed_files import ExportFormat, webnode_submissions, write_webnode_export
+from sandbox.state import Fault
+from tests.privacy import hits
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "corpus"
 CONTROLLERS = ("balance", "balansekonomi", "calmo", "clienti", "stressfri")
@@ -274,3 +282,191 @@ def judge_export(case: str, path: Path) -> Verdict:
 
 def run_export_corpus(scratch: Path) -> list[Verdict]:
     return [judge_export(case, path) for case, path in export_cases(scratch / "exports")]
+
+
+# ---- vendor pages: an emulator answers a rule's first read with something malformed -----------------------
+
+
+@dataclass(frozen=True)
+class PageCall:
+    """A call whose answer the corpus replaces, and a well-formed answer to break."""
+
+    vendor: str
+    #: where the fault is staged: the part of the call's path that tells it apart
+    path_contains: str
+    #: the call as the connector's error names it
+    call: str
+    tenant: TenantFactory
+    page: dict[str, Any]
+    #: this call's own malformations of the page: a required field missing, a field of the wrong type
+    broken: dict[str, Mutation]
+
+
+Shape = Callable[[dict[str, Any]], tuple[bytes, str]]
+_JSON = "application/json"
+_HTML = b"<!DOCTYPE html><html><head><title>Error</title></head><body><h1>Something went wrong</h1></body></html>"
+
+#: what a proxy, a captive portal or a broken release answers in place of any page
+SHAPES: dict[str, Shape] = {
+    "truncated JSON": lambda page: (_encoded(page)[: len(_encoded(page)) // 2], _JSON),
+    "HTML error page with status 200": lambda page: (_HTML, "text/html; charset=utf-8"),
+    "a JSON array instead of an object": lambda page: (_encoded([page]), _JSON),
+    "an empty body": lambda page: (b"", _JSON),
+    "the page with Content-Type text/plain": lambda page: (_encoded(page), "text/plain; charset=utf-8"),
+}
+
+PAGE_CALLS: tuple[PageCall, ...] = (
+    PageCall(
+        "mailchimp",
+        "/members",
+        "reading members",
+        clienti,
+        {
+            "members": [
+                {
+                    "id": "5d41402abc4b2a76b9719d911017c592",
+                    "email_address": "corpus.member@example.com",
+                    "status": "unsubscribed",
+                    "last_changed": "2026-02-20T10:00:00+00:00",
+                }
+            ],
+            "total_items": 1,
+        },
+        {
+            "no members": lambda page: page.pop("members"),
+            "last_changed not a date": lambda page: page["members"][0].update(last_changed="last Tuesday"),
+            "total_items a string": lambda page: page.update(total_items="one"),
+        },
+    ),
+    PageCall(
+        "hubspot",
+        "/search",
+        "searching contacts",
+        clienti,
+        {
+            "total": 1,
+            "results": [
+                {
+                    "id": "901",
+                    "properties": {"email": "corpus.contact@example.com", "hs_object_id": "901"},
+                    "createdAt": "2025-06-01T08:00:00Z",
+                    "updatedAt": "2026-02-20T10:00:00Z",
+                    "archived": False,
+                }
+            ],
+        },
+        {
+            "no results": lambda page: page.pop("results"),
+            "createdAt not a date": lambda page: page["results"][0].update(createdAt="last Tuesday"),
+            "total a string": lambda page: page.update(total="one"),
+            "properties a list": lambda page: page["results"][0].update(properties=["email"]),
+        },
+    ),
+    PageCall(
+        "gmail",
+        "/labels",
+        "labels.list",
+        stressfri,
+        {"labels": [{"id": "INBOX", "name": "INBOX", "type": "system"}, {"id": "Label_9", "name": "Kunder/Korpus"}]},
+        {
+            "no labels": lambda page: page.pop("labels"),
+            "a label without a name": lambda page: page["labels"][1].pop("name"),
+        },
+    ),
+    PageCall(
+        "gmail",
+        "/messages",
+        "messages.list",
+        stressfri,
+        {"messages": [{"id": "18c0000000000abc", "threadId": "18c0000000000abc"}], "resultSizeEstimate": 1},
+        {
+            "messages not a list": lambda page: page.update(messages={"id": "18c0000000000abc"}),
+            "a message id not a string": lambda page: page["messages"][0].update(id=1),
+            "nextPageToken not a string": lambda page: page.update(nextPageToken=2),
+        },
+    ),
+)
+
+_SEED = 3
+#: the call is answered so every time: however often a connector retried, it would meet the broken page
+_EVERY_TIME = 1000
+_DELETION_EVIDENCE = (EntryKind.INTENT, EntryKind.OUTCOME)
+
+
+def _encoded(value: Any) -> bytes:
+    return json.dumps(value).encode()
+
+
+def _broken(mutate: Mutation) -> Shape:
+    def answer(page: dict[str, Any]) -> tuple[bytes, str]:
+        copy = json.loads(_encoded(page))
+        mutate(copy)
+        return _encoded(copy), _JSON
+
+    return answer
+
+
+def vendor_cases() -> Iterator[tuple[str, PageCall, Fault]]:
+    """(case, call, the fault answering it) for every shape of every call's page."""
+    for call in PAGE_CALLS:
+        shapes = {**SHAPES, **{name: _broken(mutate) for name, mutate in call.broken.items()}}
+        for shape, answer in shapes.items():
+            body, content_type = answer(call.page)
+            fault = Fault(remaining=_EVERY_TIME, path_contains=call.path_contains, body=body, content_type=content_type)
+            yield f"vendor {call.vendor} {call.call}: {shape}", call, fault
+
+
+def run_vendor_corpus(scratch: Path) -> list[Verdict]:
+    """Each malformed page, on one seeded tenant per family (nothing is deleted, so the cases can share it)."""
+    verdicts: list[Verdict] = []
+    with workspace(scratch / "vendor"):
+        for tenant_for in dict.fromkeys(call.tenant for call in PAGE_CALLS):
+            with tenant_for(_SEED, scratch) as tenant:
+                verdicts += [
+                    judge_vendor(case, call, fault, tenant, scratch)
+                    for case, call, fault in vendor_cases()
+                    if call.tenant is tenant_for
+                ]
+    return verdicts
+
+
+def judge_vendor(case: str, call: PageCall, fault: Fault, tenant: Tenant, scratch: Path) -> Verdict:
+    """Run the tenant's rules with `call` answered by `fault`; the refusal must be one line naming the vendor
+    and the call and no person, with the vendor's store as it was and no deletion in the ledger."""
+    held = tenant.held()
+    tenant.faults.stage(call.vendor, fault)
+    try:
+        with fresh_database("sqlite", scratch) as url:
+            ledger = Ledger(url)
+            error = _refusal(tenant, ledger)
+            evidence = list(ledger.entries(kinds=_DELETION_EVIDENCE))
+    finally:
+        tenant.faults.clear()
+    problems = [
+        *_refusal_problems(error, call, tenant.needles),
+        f"{call.vendor} changed" if tenant.held() != held else "",
+        f"{len(evidence)} deletion entries written" if evidence else "",
+    ]
+    why = "; ".join(p for p in problems if p)
+    return Verdict(case, not why, f"{why}: {error or ''}"[:300] if why else "")
+
+
+def _refusal_problems(error: str | None, call: PageCall, needles: frozenset[str]) -> list[str]:
+    if error is None:
+        return ["accepted"]
+    return [
+        "not one line" if len(error.splitlines()) != 1 else "",
+        "" if error.startswith(f"{call.vendor}: {call.call}") else f"does not name {call.vendor} and {call.call}",
+        "names a person" if "@" in error or hits([error], needles) else "",
+    ]
+
+
+def _refusal(tenant: Tenant, ledger: Ledger) -> str | None:
+    """The one-line refusal the run ended with, a traceback's first line, or None when the run went through."""
+    try:
+        tenant.run(ledger)
+    except HygieneError as error:
+        return str(error)
+    except Exception as error:  # an escaped exception is what the corpus looks for
+        return f"Traceback: {type(error).__module__}.{type(error).__name__}"
+    return None

@@ -8,7 +8,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reliability.badinput import CONTROLLERS, Verdict, run_cli, run_cli_corpus, run_export_corpus, run_policy_corpus
+from reliability.badinput import (
+    CONTROLLERS,
+    Verdict,
+    run_cli,
+    run_cli_corpus,
+    run_export_corpus,
+    run_policy_corpus,
+    run_vendor_corpus,
+)
 from reliability.crash import CrashResult, attestation_crash, folder_crash, ledger_write_crash, mailchimp_crash
 from reliability.databases import BACKENDS, fresh_database
 from reliability.faults import FaultResult, fault_campaign
@@ -44,6 +52,7 @@ class Figures:
             ("vendor errors escaping as tracebacks", *self._fault_sum(lambda f: len(f.unhandled)), "0"),
             ("staged faults never met", *self._fault_sum(lambda f: f.faults_left), "0"),
             ("bad-input cases refused correctly", self._refused(), "(SQLite)", "all"),
+            *[(f"  {kind}", self._refused(kind), "(SQLite)", "all") for kind in ("policy", "cli", "export", "vendor")],
             ("privacy hits, vendor-run ledgers", *self._fault_sum(lambda f: f.privacy_hits), "0"),
             ("privacy hits, demo (ledger, Prefect, output)", self._privacy("personal_hits"), "(SQLite)", "0"),
             ("secrets printed or stored", self._privacy("secret_hits"), "(SQLite)", "0"),
@@ -92,8 +101,10 @@ class Figures:
     def _fault_sum(self, figure: Callable[[FaultResult], int]) -> tuple[str, str]:
         return self._per_backend(lambda b: str(sum(figure(f) for f in self.faults if f.backend == b)))
 
-    def _refused(self) -> str:
-        return f"{sum(v.refused_correctly for v in self.bad_input)}/{len(self.bad_input)}"
+    def _refused(self, kind: str = "") -> str:
+        """Of the cases whose name starts with `kind` (policy, cli, export, vendor): refused correctly / all."""
+        mine = [v for v in self.bad_input if v.case.startswith(kind)]
+        return f"{sum(v.refused_correctly for v in mine)}/{len(mine)}"
 
     def _privacy(self, name: str) -> str:
         return str(sum(getattr(p, name) for p in self.privacy)) if self.privacy else "skipped"
@@ -123,6 +134,7 @@ def run_all(scratch: Path, seeds: Iterable[int], fault_seeds: Iterable[int], dem
             figures.faults += fault_campaign(backend, seed, scratch)
         figures.isolation += isolation_campaign(backend, scratch)
     figures.bad_input = run_cli_corpus(scratch) + run_export_corpus(scratch) + run_policy_corpus(scratch)
+    figures.bad_input += run_vendor_corpus(scratch)
     if demo:
         figures.privacy, failed = demo_scan(scratch)
         figures.failures += [f"the demo exited 1: {failed}"] if failed else []

@@ -24,7 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import Message, Scope
 
-from sandbox.state import Answer, SandboxState
+from sandbox.state import Answer, Fault, SandboxState
 
 #: An ASGI scope key set only by `call_in_process`: a vendor replaying its own batch operations is not a new
 #: API call (no stats, faults, auth or limits), just as the vendor's batch workers are not API clients.
@@ -113,8 +113,8 @@ def install_guard(app: FastAPI, policy: VendorPolicy, state: SandboxState) -> No
             limits = policy.admit(request) if state.enforce_rate_limits else nullcontext({})
             with limits as headers:
                 fault = await run_in_threadpool(state.faults.take, policy.vendor, request.url.path)
-                if fault is not None and fault.drop:
-                    return DroppedConnection()
+                if fault is not None and fault.replaces_answer:
+                    return staged_answer(fault)
                 if fault is not None:
                     raise policy.fault_error(fault.status)
                 response = await call_next(request)
@@ -124,6 +124,13 @@ def install_guard(app: FastAPI, policy: VendorPolicy, state: SandboxState) -> No
             response.headers.update(headers)
         state.stats.answered(Answer(policy.vendor, endpoint, arrived, response.status_code))
         return response
+
+
+def staged_answer(fault: Fault) -> Response:
+    """What a fault sends instead of the vendor's answer: a dropped connection, or its bytes exactly as staged."""
+    if fault.drop:
+        return DroppedConnection()
+    return Response(fault.body, status_code=fault.status or 200, media_type=fault.content_type)
 
 
 class DroppedConnection(Response):

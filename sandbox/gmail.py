@@ -12,6 +12,11 @@ Every call: staged faults first (`state.faults.take("gmail", path)`), then the b
 userId, the per-user quota (15,000 units a sliding minute, units per method as Google documents them, only when
 `state.enforce_rate_limits`), then strict validation of query parameters and body fields (Google refuses unknown
 names with 400), then the method. Each call is counted as `state.stats.count("gmail", "<METHOD> /<path>", units)`.
+A staged fault answers Google's error shape for its status; one that drops the connection or stages a body
+replaces the whole HTTP answer, as Google's front end losing a connection does, even when a batch part meets it.
+batchDelete and batchModify also ask `state.faults.take("gmail/batch", path)`: such a fault lets the first half of
+the ids through and then answers its status, as a backend failing part-way through a bulk operation does.
+The emulator is published as `state.stores["gmail"]` for in-process inspection of its mailbox.
 Control endpoints for tests live under `/_sandbox/` of this app (reset, quota, token revocation).
 """
 
@@ -22,7 +27,7 @@ import json
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
@@ -32,6 +37,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from sandbox import credentials
+from sandbox.common import staged_answer
 from sandbox.gmail_batch import HttpCall, build_batch_response, parse_batch
 from sandbox.gmail_errors import (
     ApiError,
@@ -45,7 +51,7 @@ from sandbox.gmail_errors import (
 )
 from sandbox.gmail_query import QueryContext, parse_query
 from sandbox.gmail_store import SPAM_AND_TRASH, Label, Mailbox, StoredMessage, date_header_ms, decode_b64url
-from sandbox.state import SandboxState
+from sandbox.state import Fault, SandboxState
 
 DEFAULT_ADDRESS = "stressfri.sandbox@example.com"
 DEFAULT_QUOTA_UNITS_PER_MINUTE = 15_000
@@ -127,6 +133,8 @@ class Route:
     handler: Handler
     query_params: frozenset[str] = frozenset()
     body_fields: frozenset[str] | None = None
+    #: works through a list of ids, so a backend failure can leave it part-way done
+    bulk: bool = False
 
     @property
     def endpoint(self) -> str:
@@ -211,16 +219,26 @@ class GmailEmulator:
         charged = 0
         try:
             if fault:
-                raise staged_fault(fault.status)
+                raise _staged(fault)
             if found is None:
                 raise not_found()
             route, path_params = found
             self._authorise(call, route)
             self._check_user(path_params["userId"])
             charged = self._charge(route)
-            return route.handler(self._validated(call, route, path_params))
+            validated = self._validated(call, route, path_params)
+            return self._part_way(route, validated, call.path) if route.bulk else route.handler(validated)
         finally:
             self.state.stats.count("gmail", endpoint, units=charged)
+
+    def _part_way(self, route: Route, call: Call, path: str) -> Answer:
+        """A bulk method, unless a `gmail/batch` fault stops it after the first half of its ids."""
+        fault = self.state.faults.take("gmail/batch", "/" + path)
+        if fault is None:
+            return route.handler(call)
+        ids = call.ids()
+        route.handler(replace(call, body={**call.body, "ids": ids[: len(ids) // 2]}))
+        raise staged_fault(fault.status or 500)
 
     def _authorise(self, call: HttpCall, route: Route) -> None:
         """401 without a token or with an unknown, expired or revoked one; 403 if its scopes miss the method's."""
@@ -258,6 +276,26 @@ class GmailEmulator:
         if _last(call.query, "alt") not in (None, "json"):
             raise bad_request("The sandbox serves alt=json only.")
         return Call(self.mailbox, path_params, call.query, _body(call.body, route), self.state.clock.now())
+
+
+class ReplacedAnswer(Exception):
+    """A staged fault that replaces the whole HTTP answer: the connection carries one answer, and that is lost."""
+
+    def __init__(self, fault: Fault) -> None:
+        super().__init__("a staged fault replaces the answer")
+        self.fault = fault
+
+
+def _staged(fault: Fault) -> Exception:
+    return ReplacedAnswer(fault) if fault.replaces_answer else staged_fault(fault.status)
+
+
+async def _answered(serve: Callable[[], Response]) -> Response:
+    """`serve()` in a worker thread, or the staged answer that replaced its answer."""
+    try:
+        return await run_in_threadpool(serve)
+    except ReplacedAnswer as replaced:
+        return staged_answer(replaced.fault)
 
 
 def _last(query: dict[str, list[str]], name: str) -> str | None:
@@ -490,6 +528,7 @@ ROUTES: tuple[Route, ...] = (
         frozenset({FULL_SCOPE}),
         batch_delete,
         body_fields=frozenset({"ids"}),
+        bulk=True,
     ),
     Route(
         "users.messages.batchModify",
@@ -499,6 +538,7 @@ ROUTES: tuple[Route, ...] = (
         frozenset({FULL_SCOPE, MODIFY}),
         batch_modify,
         body_fields=frozenset({"ids", "addLabelIds", "removeLabelIds"}),
+        bulk=True,
     ),
     Route(
         "users.messages.get",
@@ -571,6 +611,7 @@ def create_gmail_app(
     gmail = GmailEmulator(state, address=address, default_quota=quota_units_per_minute)
     app = FastAPI(title="gmail emulator", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.gmail = gmail
+    state.stores["gmail"] = gmail
     _add_control_routes(app, gmail)
     _add_batch_routes(app, gmail)
 
@@ -583,7 +624,7 @@ def create_gmail_app(
             headers={k.lower(): v for k, v in request.headers.items()},
             body=await request.body(),
         )
-        return _json_response(*await run_in_threadpool(gmail.handle, call))
+        return await _answered(lambda: _json_response(*gmail.handle(call)))
 
     return app
 
@@ -603,7 +644,7 @@ def _add_batch_routes(app: FastAPI, gmail: GmailEmulator) -> None:
         try:
             fault = gmail.state.faults.take("gmail", "/batch/gmail/v1")
             if fault:
-                raise staged_fault(fault.status)
+                raise _staged(fault)
             parts = parse_batch(content_type, body, headers)
         except ApiError as error:
             return _json_response(error.code, error.body())
@@ -624,7 +665,7 @@ def _add_batch_routes(app: FastAPI, gmail: GmailEmulator) -> None:
         headers = {k.lower(): v for k, v in request.headers.items()}
         body = await request.body()
         root_path = str(request.scope.get("root_path", ""))
-        return await run_in_threadpool(serve, headers.get("content-type", ""), body, headers, root_path)
+        return await _answered(lambda: serve(headers.get("content-type", ""), body, headers, root_path))
 
     for path in BATCH_PATHS:
         app.add_api_route(f"/{path}", batch, methods=["POST"])

@@ -109,8 +109,11 @@ class Fault:
     """A fault staged for a vendor: answer `status` to the next `remaining` calls, delay them, or drop them.
 
     `drop` cuts the connection after the status line, as a vendor's load balancer does when it resets: the
-    client sees a truncated answer, not an HTTP error. Staged under `<vendor>/batch` (e.g. `mailchimp/batch`),
-    a fault hits the operations a vendor's batch runs in the background instead of the API calls.
+    client sees a truncated answer, not an HTTP error. `body` replaces the vendor's answer with these bytes,
+    sent with `status` (200 when unset) and `content_type`, as a proxy or a broken vendor release answers:
+    a truncated page, an HTML error page, JSON of the wrong shape. Staged under `<vendor>/batch` (e.g.
+    `mailchimp/batch`), a fault hits the operations a vendor's batch runs in the background instead of the
+    API calls.
     """
 
     status: int = 0
@@ -118,6 +121,13 @@ class Fault:
     delay_seconds: float = 0.0
     path_contains: str = ""
     drop: bool = False
+    body: bytes | None = None
+    content_type: str = "application/json"
+
+    @property
+    def replaces_answer(self) -> bool:
+        """Whether the client gets something other than the vendor's own error shape for `status`."""
+        return self.drop or self.body is not None
 
 
 @dataclass
@@ -151,7 +161,7 @@ class FaultPlan:
             self.faults[vendor] = [f for f in self.faults[vendor] if f.remaining > 0]
         if chosen.delay_seconds:
             time.sleep(chosen.delay_seconds)
-        return chosen if chosen.status or chosen.drop else None
+        return chosen if chosen.status or chosen.replaces_answer else None
 
 
 @dataclass

@@ -19,7 +19,7 @@ import pytest
 from openpyxl import Workbook
 from pydantic import SecretStr
 
-from integrations.gmail import gmail_service
+from integrations.gmail import TIMEOUT_SECONDS, gmail_service
 from sandbox import credentials
 from sandbox.runner import RunningSandbox, running_sandbox
 from sandbox.seed_files import OFFER_HEADER
@@ -55,8 +55,8 @@ class SeededMailbox:
     def all_ids(self) -> set[str]:
         return set(self.manifest.unrelated) | {i for c in self.customers for i in self.manifest.of_customer(c.ref)}
 
-    def service(self, token: str = credentials.GMAIL_ACCESS_TOKEN) -> Any:
-        return gmail_service(self.sandbox.gmail_endpoint, SecretStr(token))
+    def service(self, token: str = credentials.GMAIL_ACCESS_TOKEN, timeout: float = TIMEOUT_SECONDS) -> Any:
+        return gmail_service(self.sandbox.gmail_endpoint, SecretStr(token), timeout)
 
     def remaining(self) -> set[str]:
         """What the mailbox holds now, Trash and Spam included, listed through the SDK."""
@@ -101,19 +101,29 @@ def gmail_sandbox() -> Iterator[RunningSandbox]:
         yield served
 
 
+def seed_mailbox(sandbox: RunningSandbox, workbook: Path, *, count: int = 18, rng_seed: int = 6) -> SeededMailbox:
+    """`count` customers' mail in the sandbox's (empty) mailbox and the same customers in the workbook."""
+    customers = default_customers(count, now=AS_OF, rng_seed=rng_seed)
+    service = gmail_service(sandbox.gmail_endpoint, SecretStr(credentials.GMAIL_ACCESS_TOKEN))
+    manifest = seed_stressfri_mailbox(service, AS_OF, customers, rng_seed=rng_seed)
+    return SeededMailbox(sandbox, customers, manifest, write_offers_workbook(workbook, customers))
+
+
+def aim_at_mailbox(monkeypatch: pytest.MonkeyPatch, mailbox: SeededMailbox) -> None:
+    """The environment the registry reads for Stressfri's Gmail: endpoint, token and the workbook's path."""
+    monkeypatch.setenv("HYGIENE_GMAIL_API_ENDPOINT", mailbox.sandbox.gmail_endpoint)
+    monkeypatch.setenv("HYGIENE_GMAIL_TOKEN", credentials.GMAIL_ACCESS_TOKEN)
+    monkeypatch.setenv("HYGIENE_STRESSFRI_OFFERS", str(mailbox.workbook))
+    monkeypatch.delenv("HYGIENE_SPREADSHEET_PASSWORD", raising=False)
+
+
 @pytest.fixture
 def mailbox(gmail_sandbox: RunningSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SeededMailbox:
     """A fresh Stressfri mailbox, its workbook, and the environment the registry reads (endpoint, token, path)."""
     httpx.post(f"{gmail_sandbox.gmail_endpoint}_sandbox/reset").raise_for_status()
     gmail_sandbox.state.faults.clear()
     gmail_sandbox.state.enforce_rate_limits = True
-    customers = default_customers(18, now=AS_OF, rng_seed=6)
-    service = gmail_service(gmail_sandbox.gmail_endpoint, SecretStr(credentials.GMAIL_ACCESS_TOKEN))
-    manifest = seed_stressfri_mailbox(service, AS_OF, customers, rng_seed=6)
+    seeded = seed_mailbox(gmail_sandbox, tmp_path / "tilbud.xlsx")
     gmail_sandbox.state.stats.reset()
-    workbook = write_offers_workbook(tmp_path / "tilbud.xlsx", customers)
-    monkeypatch.setenv("HYGIENE_GMAIL_API_ENDPOINT", gmail_sandbox.gmail_endpoint)
-    monkeypatch.setenv("HYGIENE_GMAIL_TOKEN", credentials.GMAIL_ACCESS_TOKEN)
-    monkeypatch.setenv("HYGIENE_STRESSFRI_OFFERS", str(workbook))
-    monkeypatch.delenv("HYGIENE_SPREADSHEET_PASSWORD", raising=False)
-    return SeededMailbox(gmail_sandbox, customers, manifest, workbook)
+    aim_at_mailbox(monkeypatch, seeded)
+    return seeded

@@ -22,6 +22,7 @@ from hygiene.errors import DatabaseUnreachable
 from hygiene.ledger import EntryDraft, EntryKind, Ledger
 from hygiene.pseudonym import RECORD, SUBJECT, pseudonym
 from hygiene.store import connection, dispose_engine, engine_for
+from reliability.databases import BACKENDS
 
 POSTGRES_URL = os.environ.get("HYGIENE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 KEY = SecretStr("test-key-for-clienti-0123456789abcdef")
@@ -83,6 +84,15 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     url = f"sqlite:///{tmp_path / 'evidence.db'}"
     yield url
     dispose_engine(url)
+
+
+@pytest.fixture(params=BACKENDS)
+def evidence_backend(request: pytest.FixtureRequest) -> str:
+    """A campaign's evidence store by name (the campaign makes its own), once each; PostgreSQL is skipped,
+    saying why, when no server answers."""
+    if request.param == "postgresql":
+        request.getfixturevalue("postgres_url")
+    return str(request.param)
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 """The bad-input corpus: every broken policy, command line and export is refused with one line, exit 1,
-no traceback, and nothing changed; and fuzzed policies and exports fail only as HygieneError."""
+no traceback, and nothing changed; every malformed vendor page stops its run in one line with nothing deleted;
+and fuzzed policies and exports fail only as HygieneError."""
 
 from __future__ import annotations
 
@@ -16,12 +17,15 @@ from hygiene.locations import policies_dir
 from hygiene.policies import check_policy_file
 from integrations.webnode import read_export
 from reliability.badinput import (
+    PAGE_CALLS,
     Verdict,
     cli_cases,
     export_cases,
     judge_cli,
     judge_export,
     policy_cases,
+    run_vendor_corpus,
+    vendor_cases,
     workspace,
 )
 
@@ -31,7 +35,8 @@ def check(verdict: Verdict) -> None:
 
 
 def test_the_corpus_has_at_least_200_cases(tmp_path: Path) -> None:
-    assert len(list(cli_cases())) + len(list(policy_cases())) + len(list(export_cases(tmp_path))) >= 200
+    files = len(list(cli_cases())) + len(list(policy_cases())) + len(list(export_cases(tmp_path)))
+    assert files + len(list(vendor_cases())) >= 200
 
 
 @pytest.mark.parametrize(("case", "args"), list(cli_cases()), ids=lambda value: str(value)[:60])
@@ -53,6 +58,13 @@ def test_a_broken_policy_is_refused_one_line_per_problem(
 def test_every_broken_export_is_refused_in_one_line(tmp_path: Path) -> None:
     verdicts = [judge_export(case, path) for case, path in export_cases(tmp_path)]
     assert len(verdicts) >= 15
+    assert [v for v in verdicts if not v.refused_correctly] == []
+
+
+def test_every_malformed_vendor_page_stops_the_run_in_one_line_and_deletes_nothing(tmp_path: Path) -> None:
+    verdicts = run_vendor_corpus(tmp_path)
+    assert {call.vendor for call in PAGE_CALLS} == {"mailchimp", "hubspot", "gmail"}
+    assert len(verdicts) == len(list(vendor_cases())) >= 30
     assert [v for v in verdicts if not v.refused_correctly] == []
 
 

@@ -3,6 +3,7 @@ proof of absence, quota and the failures a user must act on."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 import httpx
@@ -11,10 +12,12 @@ import pytest
 from hygiene.connector import ConnectorError
 from integrations.gmail import (
     FULL_SCOPE,
+    TIMEOUT_SECONDS,
     EndedCustomer,
     GmailConnector,
     OffersRegister,
 )
+from integrations.malformed import MalformedAnswer
 from integrations.pacing import Backoff
 from integrations.spreadsheet import SpreadsheetConnector
 from sandbox import credentials
@@ -39,9 +42,11 @@ class ListedRegister:
         return self.entries
 
 
-def connector(mailbox: SeededMailbox, token: str = credentials.GMAIL_ACCESS_TOKEN) -> GmailConnector:
+def connector(
+    mailbox: SeededMailbox, token: str = credentials.GMAIL_ACCESS_TOKEN, timeout: float = TIMEOUT_SECONDS
+) -> GmailConnector:
     register = OffersRegister(SpreadsheetConnector(mailbox.workbook, tz=OSLO))
-    return GmailConnector(mailbox.service(token), register=register, tz=OSLO, backoff=FAST)
+    return GmailConnector(mailbox.service(token, timeout), register=register, tz=OSLO, backoff=FAST)
 
 
 def cleanup(gmail: GmailConnector) -> None:
@@ -109,6 +114,32 @@ def test_a_quota_storm_ends_in_the_same_state_as_a_calm_run(mailbox: SeededMailb
     cleanup(connector(mailbox))
     assert mailbox.remaining() == mailbox.all_ids() - mailbox.due()
     assert not faults.faults.get("gmail"), "every staged fault was met"
+
+
+def test_a_dropped_connection_is_retried_like_a_5xx(mailbox: SeededMailbox) -> None:
+    faults = mailbox.sandbox.state.faults
+    faults.stage("gmail", Fault(drop=True, remaining=2, path_contains="/labels"))
+    faults.stage("gmail", Fault(drop=True, remaining=1, path_contains="batchDelete"))
+    cleanup(connector(mailbox))
+    assert mailbox.remaining() == mailbox.all_ids() - mailbox.due()
+    assert not faults.faults.get("gmail"), "every staged fault was met"
+
+
+def test_a_batch_delete_answered_past_the_timeout_is_sent_again(mailbox: SeededMailbox) -> None:
+    """Gmail still carries out the call the client gave up on, so the mail may be gone before or after the retry."""
+    mailbox.sandbox.state.faults.stage("gmail", Fault(delay_seconds=1.0, remaining=1, path_contains="batchDelete"))
+    cleanup(connector(mailbox, timeout=0.5))
+    assert mailbox.remaining() == mailbox.all_ids() - mailbox.due()
+    time.sleep(1.0)  # the abandoned call is counted when the emulator has served it
+    assert mailbox.stats()["POST /gmail/v1/users/{userId}/messages/batchDelete"] == 2
+
+
+def test_an_empty_relist_proves_no_deletion(mailbox: SeededMailbox) -> None:
+    gmail = connector(mailbox)
+    ids = [r.record_id for r in gmail.records(CUSTOMERS, ENDED)]
+    mailbox.sandbox.state.faults.stage("gmail", Fault(remaining=1, body=b"", path_contains="/messages"))
+    with pytest.raises(MalformedAnswer, match=r"^gmail: messages.list: malformed answer \(an empty body\)"):
+        gmail.verify_absent(ids)
 
 
 def test_a_batch_delete_that_keeps_failing_is_a_failed_receipt_and_the_rerun_finishes(mailbox: SeededMailbox) -> None:

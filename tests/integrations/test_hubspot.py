@@ -8,10 +8,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from hubspot.crm.contacts.exceptions import ApiException
+from pydantic import SecretStr
 
 import sandbox.hubspot_search
 from hygiene.connector import Connector, ConnectorError
-from integrations.hubspot import HubSpotConnector, PropertyTest
+from integrations.hubspot import HubSpotConnector, HubSpotSettings, PropertyTest
+from integrations.hubspot import hubspot_client as product_client
+from integrations.malformed import MalformedAnswer
 from integrations.pacing import Backoff, Throttle, parse_rate
 from sandbox import credentials
 from sandbox.hubspot_store import Contact, hs_time
@@ -105,6 +108,14 @@ def test_deleting_an_already_erased_contact_is_done_not_failed(seeded: Seeded) -
     hubspot.delete([contact_id])
     [receipt] = hubspot.delete([contact_id])
     assert receipt.ok and "404" in receipt.detail
+
+
+def test_an_empty_re_read_proves_no_deletion(seeded: Seeded) -> None:
+    settings = HubSpotSettings(token=SecretStr(credentials.HUBSPOT_ACCESS_TOKEN), host=seeded.sandbox.hubspot_host)
+    hubspot = HubSpotConnector(product_client(settings), tz=ZONE, backoff=FAST)
+    seeded.sandbox.state.faults.stage("hubspot", Fault(remaining=1, body=b"", path_contains="batch/read"))
+    with pytest.raises(MalformedAnswer, match=r"^hubspot: re-reading contacts: malformed answer \(an empty body\)"):
+        hubspot.verify_absent([c.id for c in seeded.hubspot.contacts[:3]])
 
 
 def test_a_429_storm_is_waited_out(seeded: Seeded) -> None:

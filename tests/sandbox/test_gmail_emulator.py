@@ -7,6 +7,7 @@ unchanged against https://gmail.googleapis.com/.
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -517,6 +518,41 @@ def test_staged_403_is_user_rate_limit_exceeded(service: Any, gmail_sandbox: Run
     gmail_sandbox.state.faults.stage("gmail", Fault(status=403, remaining=1))
     error = http_error(service.users().labels().list(userId="me"))
     assert reason(error) == "userRateLimitExceeded"
+
+
+def test_a_dropped_connection_is_a_cut_off_answer_not_an_http_error(
+    service: Any, gmail_sandbox: RunningSandbox
+) -> None:
+    gmail_sandbox.state.faults.stage("gmail", Fault(drop=True, remaining=1, path_contains="/labels"))
+    with pytest.raises(http.client.IncompleteRead):
+        service.users().labels().list(userId="me").execute()
+
+
+def test_a_dropped_connection_loses_the_whole_batch_answer(service: Any, gmail_sandbox: RunningSandbox) -> None:
+    gmail_sandbox.state.faults.stage("gmail", Fault(drop=True, remaining=1, path_contains="/labels"))
+    with pytest.raises(http.client.IncompleteRead):
+        run_batch(gmail_sandbox.gmail_endpoint, [service.users().labels().list(userId="me") for _ in range(2)])
+
+
+def test_a_staged_body_replaces_the_answer_as_it_is(gmail_sandbox: RunningSandbox) -> None:
+    page = b"<html><body>Bad gateway</body></html>"
+    gmail_sandbox.state.faults.stage("gmail", Fault(remaining=1, body=page, content_type="text/html"))
+    answer = httpx.get(f"{gmail_sandbox.gmail_endpoint}gmail/v1/users/me/labels")
+    assert (answer.status_code, answer.content, answer.headers["content-type"]) == (
+        200,
+        page,
+        "text/html; charset=utf-8",
+    )
+
+
+def test_a_batch_fault_stops_batch_delete_half_way(service: Any, gmail_sandbox: RunningSandbox) -> None:
+    message_ids = [put(service, f"mail {n}", JAN_15, ["INBOX"]) for n in range(4)]
+    gmail_sandbox.state.faults.stage("gmail/batch", Fault(status=500, remaining=1))
+    error = http_error(service.users().messages().batchDelete(userId="me", body={"ids": message_ids}))
+    assert (error.status_code, reason(error)) == (500, "backendError")
+    assert set(listed(service, includeSpamTrash=True)) == set(message_ids[2:])
+    service.users().messages().batchDelete(userId="me", body={"ids": message_ids}).execute()
+    assert listed(service, includeSpamTrash=True) == []
 
 
 # ---- HTTP batch ----
