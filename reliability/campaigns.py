@@ -55,6 +55,7 @@ class Figures:
             *[(f"  {kind}", self._refused(kind), "(SQLite)", "all") for kind in ("policy", "cli", "export", "vendor")],
             ("privacy hits, vendor-run ledgers", *self._fault_sum(lambda f: f.privacy_hits), "0"),
             ("privacy hits, demo (ledger, Prefect, output)", self._privacy("personal_hits"), "(SQLite)", "0"),
+            *[(f"  {p.where}: {p.scanned} scanned", str(p.personal_hits), "(SQLite)", "0") for p in self.privacy],
             ("secrets printed or stored", self._privacy("secret_hits"), "(SQLite)", "0"),
             ("isolation checks passed", *self._per_backend(self._isolated), "all"),
         ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -32,6 +33,16 @@ class RunningSandbox:
     @property
     def gmail_endpoint(self) -> str:
         return f"{self.base_url}/gmail/"
+
+
+class StagedDropFilter(logging.Filter):
+    """A staged dropped connection is an answer cut short on purpose; uvicorn would log each one as an error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("ASGI callable returned without completing response")
+
+
+logging.getLogger("uvicorn.error").addFilter(StagedDropFilter())
 
 
 def free_port() -> int:
