@@ -35,8 +35,9 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# Scale and campaign runs (marked slow) belong to `make bench` and `make reliability`, keeping this under 15 minutes.
 pytest: install postgres browser
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not slow"
 
 test: lint typecheck pytest
 
@@ -49,6 +50,7 @@ ui: install
 
 bench: install postgres
 	$(BIN)/python -m bench
+	$(BIN)/pytest -m slow tests/test_scale_out.py
 
 lock:
 	$(BIN)/uv lock
@@ -56,3 +58,4 @@ lock:
 # Crash, fault, bad-input, privacy and isolation campaigns on SQLite and PostgreSQL; prints one table.
 reliability: install postgres
 	$(BIN)/python -m reliability
+	$(BIN)/pytest -m slow tests/test_gmail_fault_campaign.py

@@ -1,7 +1,7 @@
 """Scale-out on Prefect: four controllers' rules on two process workers of one work pool, a Prefect server on
 PostgreSQL, the ledger on PostgreSQL, one HubSpot account's limit held across the workers by a global limit.
 
-The scenario runs once for the module (bench/bench_scale_out.py, with 20 controllers, is `make bench`); every
+The scenario runs once for the module, in `make bench` (with bench/bench_scale_out.py's 20 controllers); every
 server, worker and flow-run process it starts is ended when the module's fixture exits, even on failure.
 """
 
@@ -24,7 +24,7 @@ from hygiene.settings import Settings
 from sandbox.runner import free_port
 from tasks.limits import bucket, limit_name
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.slow]
 CONTROLLERS = 4
 
 
