@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
-from prefect.client.schemas.objects import StateType
 from prefect.flow_runs import resume_flow_run
 
-#: how long a test waits for a run to pause before it gives up
-PAUSE_LIMIT_SECONDS = 30.0
+from tests.paused_runs import PAUSE_LIMIT_SECONDS, now, wait_for_paused_run
 
 
 @dataclass
@@ -37,19 +34,22 @@ class Answerer:
     forms: list[Form] = field(default_factory=list)
     errors: list[BaseException] = field(default_factory=list)
     thread: threading.Thread | None = None
+    #: set when the run it answers has ended, paused or not, so the person stops looking
+    ended: threading.Event = field(default_factory=threading.Event)
 
     def start(self, system: str) -> Answerer:
-        self.thread = threading.Thread(target=self._run, args=(system,), daemon=True)
+        self.thread = threading.Thread(target=self._run, args=(system, now()), daemon=True)
         self.thread.start()
         return self
 
     def join(self) -> None:
         assert self.thread is not None
+        self.ended.set()
         self.thread.join(PAUSE_LIMIT_SECONDS)
 
-    def _run(self, system: str) -> None:
+    def _run(self, system: str, since: datetime) -> None:
         try:
-            form = paused_form(system)
+            form = paused_form(system, since, self.ended)
             self.forms.append(form)
             resume_flow_run(form.flow_run_id, run_input=self.answer(form))
             if self.twice:
@@ -58,19 +58,10 @@ class Answerer:
             self.errors.append(error)
 
 
-def paused_form(system: str) -> Form:
-    """Wait (bounded) for an attest run to pause, then read its form's schema as the UI does."""
-    give_up = time.monotonic() + PAUSE_LIMIT_SECONDS
-    paused = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])))
+def paused_form(system: str, since: datetime, ended: threading.Event | None = None) -> Form:
+    """Wait for the attest run started after `since` to pause, then read its form's schema as the UI does."""
+    run_id = wait_for_paused_run("attest", since, stop=ended)
     with get_client(sync_client=True) as client:
-        while time.monotonic() < give_up:
-            runs = client.read_flow_runs(flow_run_filter=paused)
-            if runs:
-                break
-            time.sleep(0.1)
-        else:
-            raise TimeoutError("no attest run paused")
-        run_id = runs[0].id
         base = f"paused-attest-{system}".replace("_", "-")
         schema: dict[str, Any] = json.loads(client.read_flow_run_input(run_id, f"{base}-schema"))
         description: str = json.loads(client.read_flow_run_input(run_id, f"{base}-description"))

@@ -3,34 +3,17 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
-from uuid import UUID
 
 import pytest
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
-from prefect.client.schemas.objects import StateType
 from prefect.flow_runs import resume_flow_run
 
 from hygiene.ledger import EntryKind, Ledger
 from sandbox.seed_files import FolderManifest
+from tests.paused_runs import now, wait_for_paused_run
 from tests.test_enforce_folders import AS_OF, calmo_drive, remaining
 
 __all__ = ["calmo_drive"]
-
-
-def paused_run(timeout: float = 60) -> UUID:
-    """The one flow run waiting in PAUSED, as the UI lists it."""
-    paused = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])))
-    deadline = time.monotonic() + timeout
-    with get_client(sync_client=True) as client:
-        while time.monotonic() < deadline:
-            runs = client.read_flow_runs(flow_run_filter=paused)
-            if runs:
-                return runs[0].id
-            time.sleep(0.5)
-    raise AssertionError("no flow run paused for approval")
 
 
 def run_in_background(results: list[Any], **parameters: Any) -> threading.Thread:
@@ -48,8 +31,9 @@ def test_a_run_above_the_safety_limit_waits_for_approval_in_the_ui(
 ) -> None:
     before = remaining(calmo_drive, "invoice")
     results: list[Any] = []
+    since = now()
     thread = run_in_background(results, controller="calmo", rule_ref="K1", as_of=AS_OF)
-    flow_run_id = paused_run()
+    flow_run_id = wait_for_paused_run("enforce-rule", since)
     assert remaining(calmo_drive, "invoice") == before, "nothing is deleted while the run waits"
     resume_flow_run(flow_run_id, run_input={"approve": approve, "role": "data protection officer"})
     thread.join(timeout=60)

@@ -5,21 +5,10 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import pytest
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import (
-    FlowFilter,
-    FlowFilterName,
-    FlowRunFilter,
-    FlowRunFilterState,
-    FlowRunFilterStateType,
-)
-from prefect.client.schemas.objects import StateType
 from prefect.flow_runs import resume_flow_run
 
 from hygiene.delivery import working_copy_path
@@ -28,6 +17,7 @@ from hygiene.ledger import EntryKind, Ledger
 from hygiene.pseudonym import SUBJECT, pseudonym
 from hygiene.requests import RequestStore
 from hygiene.settings import Settings
+from tests.paused_runs import now, wait_for_paused_run
 from tests.privacy import database_rows, hits
 from tests.rights_fixtures import EMAIL, NAME, SeededPerson, cli, open_request
 
@@ -47,20 +37,6 @@ def present(person: SeededPerson) -> set[str]:
 
 def request_entries(database_url: str, request_id: str) -> list[dict[str, Any]]:
     return [e.payload for e in Ledger(database_url).entries(run_id=request_id) if e.kind is EntryKind.REQUEST]
-
-
-def paused_erasure(timeout: float = 60) -> UUID:
-    """The erase-subject run waiting in PAUSED for its identity form, as the UI lists it."""
-    paused = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])))
-    erasures = FlowFilter(name=FlowFilterName(any_=["erase-subject"]))
-    give_up = time.monotonic() + timeout
-    with get_client(sync_client=True) as client:
-        while time.monotonic() < give_up:
-            runs = client.read_flow_runs(flow_filter=erasures, flow_run_filter=paused)
-            if runs:
-                return runs[0].id
-            time.sleep(0.3)
-    raise AssertionError("no erasure paused for the identity check")
 
 
 def verified_erasure(io: Fixtures) -> str:
@@ -154,9 +130,10 @@ def test_calmos_gate_pauses_the_flow_until_a_person_attests_in_the_ui(
 
     request_id = open_request(*io, "calmo", "erasure")
     results: list[dict[str, Any]] = []
+    since = now()
     thread = threading.Thread(target=lambda: results.append(erase_subject(request_id)), daemon=True)
     thread.start()
-    flow_run_id = paused_erasure()
+    flow_run_id = wait_for_paused_run("erase-subject", since)
     assert present(calmo_person) == set(calmo_person.all), "nothing is deleted while the run waits"
     resume_flow_run(flow_run_id, run_input={"id_checked": True, "role": "owner"})
     thread.join(timeout=60)
