@@ -1,11 +1,20 @@
-"""Test-wide settings: pseudonym keys for the five controllers, and Prefect's test server once per session."""
+"""Test-wide settings: pseudonym keys for the five controllers, a scratch home for everything a test writes, and
+Prefect's test server once per session.
+
+No test writes into the checkout: a ledger left in `.hygiene/` would be counted by the next real report. Every
+default location points into a scratch folder, and the session fails when the checkout gained a file.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 CONTROLLERS = ("clienti", "stressfri", "calmo", "balance", "balansekonomi")
 
@@ -17,6 +26,47 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 # pytest swaps sys.stderr per test; Prefect's console handler would keep writing to a closed one
 os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+#: where a test that forgets to choose a location writes: never the checkout
+SCRATCH = Path(tempfile.mkdtemp(prefix="hygiene-tests-"))
+os.environ.setdefault("HYGIENE_DATABASE_URL", f"sqlite:///{SCRATCH}/hygiene.db")
+os.environ.setdefault("HYGIENE_REPORTS_DIR", str(SCRATCH / "reports"))
+settings.register_profile("scratch", database=None)
+settings.load_profile("scratch")
+
+#: what tooling keeps in the checkout on purpose (the UI test's screenshot under CI included)
+TOOLING = {".git", ".venv", ".mypy_cache", ".ruff_cache", "__pycache__", "artifacts"}
+
+
+def checkout_files() -> set[str]:
+    found: set[str] = set()
+    for folder, folders, names in os.walk(CHECKOUT):
+        folders[:] = [name for name in folders if name not in TOOLING]
+        found |= {str(Path(folder, name).relative_to(CHECKOUT)) for name in names}
+    return found
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_BEFORE] = checkout_files()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the session when a test left a file in the checkout (a worker's own session is checked by the
+    controller's, which finishes after every worker)."""
+    shutil.rmtree(SCRATCH, ignore_errors=True)
+    if hasattr(session.config, "workerinput") or _BEFORE not in session.config.stash:
+        return
+    before: set[str] = session.config.stash[_BEFORE]
+    written = sorted(checkout_files() - before)
+    if written:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"error: the tests wrote into the checkout: {', '.join(written[:10])}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_BEFORE = pytest.StashKey[set[str]]()
 
 
 @pytest.fixture(scope="session")
