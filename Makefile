@@ -35,9 +35,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-# Scale and campaign runs (marked slow) belong to `make bench` and `make reliability`, keeping this under 15 minutes.
+# Two test processes (one Prefect test server each); scale and campaign runs (marked slow) belong to `make bench`
+# and `make reliability`, keeping this under 10 minutes on a 2-core machine.
 pytest: install postgres browser
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m "not slow" -n 2 --dist loadscope
 
 test: lint typecheck pytest
 

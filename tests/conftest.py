@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 CONTROLLERS = ("clienti", "stressfri", "calmo", "balance", "balansekonomi")
 
@@ -32,8 +33,10 @@ CHECKOUT = Path(__file__).resolve().parent.parent
 SCRATCH = Path(tempfile.mkdtemp(prefix="hygiene-tests-"))
 os.environ.setdefault("HYGIENE_DATABASE_URL", f"sqlite:///{SCRATCH}/hygiene.db")
 os.environ.setdefault("HYGIENE_REPORTS_DIR", str(SCRATCH / "reports"))
-settings.register_profile("scratch", database=None)
-settings.load_profile("scratch")
+set_hypothesis_home_dir(SCRATCH / "hypothesis")
+# a property is about values, not speed: a loaded 2-core machine must not fail an example for being slow
+settings.register_profile("loaded-machine", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("loaded-machine")
 
 #: what tooling keeps in the checkout on purpose (the UI test's screenshot under CI included)
 TOOLING = {".git", ".venv", ".mypy_cache", ".ruff_cache", "__pycache__", "artifacts"}
