@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import string
-from datetime import datetime
+from datetime import date, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import update
 
+from flows.rights import RequestRun
 from hygiene.holds import HoldIndex
 from hygiene.ledger import Ledger
 from hygiene.locations import policies_dir
@@ -27,7 +29,7 @@ from hygiene.matching import (
     phone_needle,
 )
 from hygiene.policies import load_policy
-from hygiene.requests import RequestStore
+from hygiene.requests import IdentityCipher, RequestKind, RequestStore
 from hygiene.settings import Settings
 from integrations.file_errors import SourceUnreadable
 from integrations.folder import FolderConnector
@@ -190,3 +192,18 @@ def test_gmail_finds_the_persons_mail_and_not_a_longer_address(mailbox: SeededMa
     _insert(mailbox, "Cc", f"{ANN}.other.org")
     found = {record.record_id for record in GmailConnector(mailbox.service(), tz=OSLO).records_of(ANN)}
     assert found == {own}
+
+
+def test_a_stored_request_whose_identity_is_no_address_is_refused_by_the_rights_flows(database_url: str) -> None:
+    """A request taken in before addresses were checked may hold `@`; the run stops before any system is searched."""
+    policy = load_policy(policies_dir(), "clienti")
+    key = Settings().key_for("clienti")
+    ledger = Ledger(database_url)
+    store = RequestStore(ledger)
+    opened = store.open(policy, RequestKind.ERASURE, ANN, date(2026, 11, 2), key)
+    sealed = IdentityCipher("clienti", key).seal(opened.request_id, b"@")
+    with ledger.transaction() as conn:
+        conn.execute(update(store.table).where(store.table.c.request_id == opened.request_id).values(identity=sealed))
+    run = RequestRun(store.get(opened.request_id), policy, store, ledger, key, datetime.now(policy.zone))
+    with pytest.raises(NotAnIdentifier, match=f"^request {opened.request_id}: not an email address"):
+        run.identity()
