@@ -10,8 +10,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from hygiene.ledger import Ledger
 from hygiene.letters import BreachFacts, authority_notice, subjects_notice
 from hygiene.locations import policies_dir
 from hygiene.periods import parse_datetime
+from hygiene.personal_files import csv_text
 from hygiene.policies import load_policy
 from hygiene.pseudonym import SUBJECT, pseudonym
 from hygiene.settings import Settings
@@ -96,11 +95,8 @@ def status(breach_id: str, json: bool = JsonOption) -> None:
 
 
 def _contacts(found: dict[str, set[str]]) -> str:
-    text = io.StringIO()
-    writer = csv.writer(text)
-    writer.writerow(("system", "subject"))
-    writer.writerows((system, subject) for system, subjects in found.items() for subject in sorted(subjects))
-    return text.getvalue()
+    rows = ((system, subject) for system, subjects in found.items() for subject in sorted(subjects))
+    return csv_text(("system", "subject"), rows)
 
 
 def _report(breach: Breach, extra: dict[str, Any], json: bool) -> None:

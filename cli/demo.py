@@ -26,6 +26,7 @@ from hygiene.cadence import next_runs
 from hygiene.errors import HygieneError
 from hygiene.ledger import Ledger
 from hygiene.locations import policies_dir
+from hygiene.personal_files import private_folder
 from hygiene.policies import load_all
 from hygiene.policy import Action, Policy, Rule, SystemKind
 from hygiene.requests import RequestKind, RequestStore
@@ -84,7 +85,7 @@ def show_promises(policy: Policy, now: datetime) -> None:
 def prepare_workspace() -> Path:
     """A fresh workspace with its own ledger and demo-only keys; real keys in the environment are left alone."""
     shutil.rmtree(WORKSPACE, ignore_errors=True)
-    WORKSPACE.mkdir(parents=True)
+    private_folder(WORKSPACE)  # it holds the seeded people, their letters and exports
     os.environ["HYGIENE_DATABASE_URL"] = f"sqlite:///{WORKSPACE.resolve()}/hygiene.db"
     os.environ["HYGIENE_REPORTS_DIR"] = str(WORKSPACE.resolve() / "reports")
     for controller in CONTROLLERS:

@@ -30,6 +30,7 @@ from hygiene.ledger import Ledger
 from hygiene.letters import reply_letter
 from hygiene.locations import policies_dir
 from hygiene.periods import parse_date
+from hygiene.personal_files import write_private
 from hygiene.policies import load_policy
 from hygiene.policy import Policy
 from hygiene.requests import (
@@ -118,7 +119,7 @@ def erase(
     if result["closed"]:
         answers = [answer_from_dict(answer) for answer in result["systems"]]
         facts = reply_facts(policy, store.get(request_id), answers, result["already_erased_on"])
-        letter.write_text(reply_letter(policy, facts), encoding="utf-8")
+        write_private(letter, reply_letter(policy, facts))
         result["letter"] = str(letter)
     if json:
         emit_json(result)

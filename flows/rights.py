@@ -28,6 +28,7 @@ from hygiene.holds import HoldStore
 from hygiene.ledger import EntryKind, Ledger
 from hygiene.letters import export_document
 from hygiene.locations import policies_dir
+from hygiene.matching import email_address
 from hygiene.policies import load_policy
 from hygiene.policy import Policy
 from hygiene.requests import (
@@ -73,7 +74,10 @@ class RequestRun:
     as_of: datetime
 
     def identity(self) -> Identity:
-        return Identity(self.store.identity(self.request, self.key))
+        """The requester's address, checked again: a request stored before addresses were validated may hold none."""
+        return Identity(
+            email_address(self.store.identity(self.request, self.key), f"request {self.request.request_id}")
+        )
 
 
 def start(request_id: str, kinds: set[RequestKind]) -> RequestRun:

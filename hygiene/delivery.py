@@ -25,6 +25,7 @@ from hygiene.connector import response_digest
 from hygiene.errors import HygieneError
 from hygiene.ledger import EntryKind
 from hygiene.letters import ReplyFacts, export_json, export_page, reply_letter
+from hygiene.personal_files import private_folder, write_private
 from hygiene.policy import Policy
 from hygiene.requests import IdentityCipher, Request, RequestStore
 from hygiene.rights import SystemAnswer, answer_from_dict, totals
@@ -37,9 +38,9 @@ class NotWritable(HygieneError):
 
 
 def writable_folder(path: Path, what: str) -> Path:
-    """`path` as a folder that exists (created if its parent allows) and can be written, or NotWritable."""
+    """`path` as a folder that exists (created 0700 if its parent allows) and can be written, or NotWritable."""
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        private_folder(path)
     except OSError as error:
         raise NotWritable(f"{what}: cannot create {path} ({error.strerror}); nothing was done") from None
     if not path.is_dir() or not os.access(path, os.W_OK | os.X_OK):
@@ -51,6 +52,8 @@ def writable_file(path: Path, what: str) -> Path:
     """A file path whose folder can be written and which is not a folder itself, or NotWritable."""
     if path.is_dir():
         raise NotWritable(f"{what}: {path} is a folder, give a file name; nothing was done")
+    if path.is_symlink():
+        raise NotWritable(f"{what}: {path} is a symbolic link; give a plain file; nothing was done")
     writable_folder(path.parent, what)
     if path.exists() and not os.access(path, os.W_OK):
         raise NotWritable(f"{what}: {path} cannot be overwritten; nothing was done")
@@ -65,11 +68,7 @@ def working_copy_path(request_id: str) -> Path:
 def seal_working_copy(cipher: IdentityCipher, request_id: str, document: dict[str, Any]) -> Path:
     """Write the export sealed, readable by this user only; returns its path (which names no one)."""
     path = working_copy_path(request_id)
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    sealed = cipher.seal(request_id, json.dumps(document, ensure_ascii=False, default=str).encode())
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="ascii") as stream:
-        stream.write(sealed)
+    write_private(path, cipher.seal(request_id, json.dumps(document, ensure_ascii=False, default=str).encode()))
     return path
 
 
@@ -87,12 +86,12 @@ def remove_working_copy(request_id: str) -> None:
 
 
 def write_files(folder: Path, files: dict[str, str]) -> dict[str, str]:
-    """Write each named text into `folder`; returns each file's SHA-256 for the DELIVERY entry."""
+    """Write each named text into `folder`, 0600; returns each file's SHA-256 for the DELIVERY entry."""
     digests = {}
     for name, text in files.items():
         target = folder / name
         try:
-            target.write_text(text, encoding="utf-8")
+            write_private(target, text)
         except OSError as error:
             raise NotWritable(f"--out: cannot write {target} ({error.strerror})") from None
         digests[name] = response_digest(text)

@@ -36,6 +36,7 @@ from hygiene.errors import HygieneError
 from hygiene.ledger import EntryDraft, EntryKind, Ledger
 from hygiene.ledger_schema import DEFAULT_PREFIX, parse_utc, utc_now_text
 from hygiene.legal import GDPR_ANSWER_PERIOD, GDPR_EXTENSION, answer_deadline
+from hygiene.matching import email_address
 from hygiene.periods import Period
 from hygiene.policy import Action, Policy
 from hygiene.pseudonym import SUBJECT, pseudonym
@@ -199,8 +200,7 @@ class RequestStore:
 
     def open(self, policy: Policy, kind: RequestKind, email: str, received: date, key: SecretStr) -> Request:
         """Take in a request: the identity sealed, the deadline from the controller's promise."""
-        if "@" not in email or not email.strip():
-            raise HygieneError("--email: not an email address")
+        email_address(email, "--email")  # refused before anything is stored: `@` would match every file
         request_id = secrets.token_hex(8)
         period, source = answer_period(policy)
         row = {

@@ -42,6 +42,7 @@ from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
 from hygiene.connector import AbsenceProof, Capabilities, Receipt, Record, response_digest
+from hygiene.matching import Needle, needle_for
 from hygiene.pseudonym import normalise
 from integrations.file_errors import FileConnectorError, SourceUnreadable, UndatedFiles, masked_tail
 
@@ -248,50 +249,57 @@ class FolderConnector:
         return self.root / relative if relative else None
 
     def records_of(self, subject: str) -> Iterator[Record]:
-        """Files of one person: the subject the name pattern reads (a client ref), or a mention in the content.
+        """Files of one person: the subject the name pattern reads (a client ref), or the person's identifier
+        standing whole in the content (hygiene.matching: `ann@` never finds `joann@`).
 
-        The content is searched as bytes, case-insensitively for an email: text files and uncompressed PDFs
-        are found, a compressed PDF or a scan is not (a person must search those; the reply says so).
+        The content is searched as bytes: text files and uncompressed PDFs are found, a compressed PDF or a scan
+        is not (a person must search those; the reply says so). A subject that is not an identifier found in
+        text (a client ref) is matched by the name pattern only.
         """
         wanted = normalise(subject)
-        needle = wanted.lower().encode()
+        needle = needle_for(wanted)
+        matches = _glob(self.pattern)
         for file in self._walk(""):
-            if not _glob(self.pattern).fullmatch(file.relative):
+            if not matches.fullmatch(file.relative):
                 continue
-            if self._subject_of(file) == wanted or _mentions(self.root / file.relative, needle):
+            if self._subject_of(file) == wanted or (needle is not None and self._mentions(file.relative, needle)):
                 dated = self._date_of(file)
                 source = "undated" if dated is None else dated[1]
                 yield Record(file.relative, subject, None if dated is None else dated[0], {"date_source": source})
+
+    def _mentions(self, relative: str, needle: Needle, chunk: int = 1 << 20) -> bool:
+        """Whether the file holds the identifier whole, read in chunks so memory stays flat.
+
+        A file that cannot be read stops the search: skipping it would leave the person in it unanswered.
+        """
+        try:
+            with (self.root / relative).open("rb") as stream:
+                return needle.found_in(iter(lambda: stream.read(chunk), b""))
+        except OSError as error:
+            raise self._unreadable(relative, error) from None
+
+    def _unreadable(self, relative: str, error: OSError) -> SourceUnreadable:
+        """The error of a file that cannot be read, naming it masked (an OSError's text holds the whole name)."""
+        return SourceUnreadable(
+            f"folder {self.root}: a file cannot be read ({error.strerror}): {_masked(relative, '')} "
+            "(names are not shown: they may name a person)"
+        )
 
     def export(self, record_ids: Sequence[str]) -> Iterator[Mapping[str, object]]:
         """Each file as it is: its path, its date, and its content (text, or base64 for a binary file)."""
         for record_id in record_ids:
             path = self._path_of(record_id)
-            if path is None or not path.is_file():
+            if path is None or path.is_symlink() or not path.is_file():
                 continue
-            data = path.read_bytes()
+            try:
+                data = path.read_bytes()
+            except OSError as error:
+                raise self._unreadable(record_id, error) from None
             try:
                 content: dict[str, object] = {"text": data.decode("utf-8")}
             except UnicodeDecodeError:
                 content = {"content_base64": base64.b64encode(data).decode()}
             yield {"file": record_id, "bytes": len(data), **content}
-
-
-def _mentions(path: Path, needle: bytes, chunk: int = 1 << 20) -> bool:
-    """Whether the file holds `needle` (ASCII case folded), read in overlapping chunks so memory stays flat."""
-    if not needle:
-        return False
-    tail = b""
-    try:
-        with path.open("rb") as stream:
-            while block := stream.read(chunk):
-                window = tail + block.lower()
-                if needle in window:
-                    return True
-                tail = window[-(len(needle) - 1) :] if len(needle) > 1 else b""
-    except OSError:
-        return False
-    return False
 
 
 def _inside(relative: str) -> str | None:

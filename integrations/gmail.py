@@ -65,6 +65,7 @@ from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from hygiene.connector import AbsenceProof, Capabilities, ConnectorError, RateLimit, Receipt, Record, response_digest
+from hygiene.matching import Needle, address_needle, email_address
 from integrations.malformed import MalformedAnswer, UnreadableBody, json_object
 from integrations.pacing import Backoff, RetrySettings, Throttle
 from integrations.spreadsheet import SpreadsheetConnector
@@ -80,6 +81,8 @@ TIMEOUT_SECONDS = 60.0
 UNITS = {"labels.list": 1, "messages.list": 5, "messages.batchDelete": 50, "messages.get": 5}
 #: what an access answer shows of a message besides its labels and snippet
 _EXPORT_HEADERS = ("From", "To", "Cc", "Subject", "Date")
+#: the headers that name a message's people, searched one by one for a rights request
+_ADDRESS_HEADERS = ("From", "To", "Cc", "Bcc")
 ENDED_TRIGGER = "customer_relationship_ended_at"
 LABELLED_TRIGGER = "labelled_at"
 _DELETED = "batchDelete answered 204: deleted permanently, not moved to Trash"
@@ -373,20 +376,27 @@ class GmailConnector:
     def records_of(self, subject: str) -> Iterator[Record]:
         """Every message from, to, cc or bcc the person, Trash and Spam included, dated by its internal date.
 
-        Gmail's search has no OR worth relying on, so it is one listing per header. Each message is read once
-        (format minimal) for its labels, so `verify_absent` can list one of them again after a deletion.
+        Gmail's search has no OR worth relying on, so it is one listing per header. Its `from:ann@example.dk`
+        also finds `joann@example.dk`, so each message is read once (format metadata, the address headers) and
+        kept only when the address stands whole in one of them (hygiene.matching); its labels are kept too, so
+        `verify_absent` can list one of them again after a deletion.
         """
-        wanted = subject.strip().lower()
+        wanted = email_address(subject, "gmail: the person searched for")
+        needle = address_needle(wanted)
         seen: set[str] = set()
-        for header in ("from", "to", "cc", "bcc"):
-            for message_id in self._message_ids(q=f"{header}:{wanted}"):
+        for header in _ADDRESS_HEADERS:
+            for message_id in self._message_ids(q=f"{header.lower()}:{wanted}"):
                 if message_id in seen:
                     continue
                 seen.add(message_id)
                 message = self._execute(
-                    self.service.users().messages().get(userId=self.user_id, id=message_id, format="minimal"),
+                    self.service.users()
+                    .messages()
+                    .get(userId=self.user_id, id=message_id, format="metadata", metadataHeaders=list(_ADDRESS_HEADERS)),
                     "messages.get",
                 )
+                if not _names(message, needle):
+                    continue
                 self._label_of[message_id] = next(iter(message.get("labelIds") or []), "")
                 yield Record(message_id, wanted, _internal_date(message).astimezone(self.tz))
 
@@ -405,6 +415,13 @@ class GmailConnector:
                 "labels": ", ".join(message.get("labelIds") or []),
                 "snippet": message.get("snippet") or "",
             }
+
+
+def _names(message: Mapping[str, Any], needle: Needle) -> bool:
+    """Whether one of the message's address headers holds the person's address whole."""
+    wanted = {name.lower() for name in _ADDRESS_HEADERS}
+    headers = (message.get("payload") or {}).get("headers") or []
+    return any(needle.in_text(str(h.get("value") or "")) for h in headers if str(h.get("name")).lower() in wanted)
 
 
 class _GaveUp(ConnectorError):

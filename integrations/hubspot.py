@@ -62,6 +62,7 @@ from hygiene.connector import (
     Record,
     response_digest,
 )
+from hygiene.matching import email_address, same_address
 from hygiene.suppression import REENTRY, SIGNUP_FORM
 from integrations.malformed import MalformedAnswer, UnreadableBody, json_object
 from integrations.pacing import TRANSIENT_STATUSES, Backoff, RetrySettings, Throttle
@@ -399,11 +400,11 @@ class HubSpotConnector:
 
     def records_of(self, subject: str) -> Iterator[Record]:
         """The person's contacts, by a search on `email`; a customer carries the bookkeeping exemption."""
-        wanted = subject.strip().lower()
+        wanted = email_address(subject, "hubspot: the person searched for")
         query = _Query((), (), (), None)
         page = self._search([[_filter("email", "EQ", wanted)]], self._properties(query), "looking up a person")
         for contact in page.results:
-            if str((contact.properties or {}).get("email") or "").strip().lower() == wanted:
+            if same_address((contact.properties or {}).get("email"), wanted):
                 yield self._with_exemption(self._record(contact, query, None, ""), contact)
 
     def export(self, record_ids: Sequence[str]) -> Iterator[Mapping[str, object]]:

@@ -48,6 +48,7 @@ from pydantic_settings import SettingsConfigDict
 
 from hygiene.connector import AbsenceProof, Capabilities, ConnectorError, Receipt, Record, response_digest
 from hygiene.detection import MERGE_PREFIX
+from hygiene.matching import email_address, same_address
 from hygiene.suppression import REENTRY, SIGNUP_FORM
 from integrations.malformed import MalformedAnswer, UnreadableBody, json_object, not_an_object
 from integrations.pacing import TRANSIENT_STATUSES, Backoff, RetrySettings
@@ -333,14 +334,14 @@ class MailchimpConnector:
 
     def records_of(self, subject: str) -> Iterator[Record]:
         """The person's member in this audience, by `search-members` (exact address matches only)."""
-        wanted = subject.strip().lower()
+        wanted = email_address(subject, "mailchimp: the person searched for")
         answer = self._call(
             partial(self.client.searchMembers.search, wanted, list_id=self.list_id),
             "searching members",
         )
         members = (answer.get("exact_matches") or {}).get("members") or []
         for position, member in enumerate(members):
-            if str(member.get("email_address", "")).strip().lower() == wanted:
+            if same_address(member.get("email_address"), wanted):
                 yield self._record(member, None, False, f"at search result {position}")
 
     def export(self, record_ids: Sequence[str]) -> Iterator[Mapping[str, object]]:

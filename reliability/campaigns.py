@@ -22,6 +22,7 @@ from reliability.databases import BACKENDS, fresh_database
 from reliability.faults import FaultResult, fault_campaign
 from reliability.isolation import IsolationCheck, isolation_checks
 from reliability.privacy import PrivacyScan, demo_scan
+from reliability.wrong_subject import WrongSubjectResult, wrong_subject_run
 
 CrashScenario = Callable[[str, str, int, Path], CrashResult]
 SCENARIOS: tuple[CrashScenario, ...] = (folder_crash, mailchimp_crash, attestation_crash, ledger_write_crash)
@@ -34,6 +35,7 @@ class Figures:
     bad_input: list[Verdict] = field(default_factory=list)
     privacy: list[PrivacyScan] = field(default_factory=list)
     isolation: list[IsolationCheck] = field(default_factory=list)
+    wrong_subject: list[WrongSubjectResult] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
     def rows(self) -> list[tuple[str, str, str, str]]:
@@ -58,6 +60,11 @@ class Figures:
             *[(f"  {p.where}: {p.scanned} scanned", str(p.personal_hits), "(SQLite)", "0") for p in self.privacy],
             ("secrets printed or stored", self._privacy("secret_hits"), "(SQLite)", "0"),
             ("isolation checks passed", *self._per_backend(self._isolated), "all"),
+            ("wrong-subject runs (decoys)", *self._per_backend(self._decoys), "-"),
+            ("wrong-subject deletions", *self._wrong_sum(lambda w: w.wrong_deletions), "0"),
+            ("wrong-subject exports", *self._wrong_sum(lambda w: w.wrong_exports), "0"),
+            ("the person's files missed", *self._wrong_sum(lambda w: w.missed), "0"),
+            ("non-addresses accepted as an email", *self._wrong_sum(lambda w: w.non_addresses_accepted), "0"),
         ]
 
     def all_clear(self) -> bool:
@@ -72,6 +79,7 @@ class Figures:
         self.failures += [f"bad input {v.case}: {v.why}" for v in self.bad_input if not v.refused_correctly]
         self.failures += [f"privacy {p}" for p in self.privacy if p.personal_hits or p.secret_hits]
         self.failures += [f"isolation {i}" for i in self.isolation if not i.ok]
+        self.failures += [f"wrong subject {w}" for w in self.wrong_subject if w.went_wrong]
 
     def _per_backend(self, figure: Callable[[str], str]) -> tuple[str, str]:
         lite, pg = (figure(backend) for backend in BACKENDS)
@@ -110,6 +118,13 @@ class Figures:
     def _privacy(self, name: str) -> str:
         return str(sum(getattr(p, name) for p in self.privacy)) if self.privacy else "skipped"
 
+    def _decoys(self, backend: str) -> str:
+        mine = [w for w in self.wrong_subject if w.backend == backend]
+        return f"{len(mine)} ({sum(w.decoys for w in mine)})"
+
+    def _wrong_sum(self, figure: Callable[[WrongSubjectResult], int]) -> tuple[str, str]:
+        return self._per_backend(lambda b: str(sum(figure(w) for w in self.wrong_subject if w.backend == b)))
+
     def _isolated(self, backend: str) -> str:
         mine = [i for i in self.isolation if i.backend == backend]
         return f"{sum(i.ok for i in mine)}/{len(mine)}"
@@ -134,6 +149,7 @@ def run_all(scratch: Path, seeds: Iterable[int], fault_seeds: Iterable[int], dem
         for seed in fault_seeds:
             figures.faults += fault_campaign(backend, seed, scratch)
         figures.isolation += isolation_campaign(backend, scratch)
+        figures.wrong_subject += wrong_subject_campaign(backend, seeds, scratch)
     figures.bad_input = run_cli_corpus(scratch) + run_export_corpus(scratch) + run_policy_corpus(scratch)
     figures.bad_input += run_vendor_corpus(scratch)
     if demo:
@@ -150,6 +166,15 @@ def crash_campaign(backend: str, seeds: Iterable[int], scratch: Path) -> list[Cr
         for scenario in SCENARIOS:
             with fresh_database(backend, scratch) as url:
                 results.append(scenario(backend, url, seed, scratch))
+    return results
+
+
+def wrong_subject_campaign(backend: str, seeds: Iterable[int], scratch: Path) -> list[WrongSubjectResult]:
+    """One person's export and erasure among decoys per seed, each on an empty store of its own."""
+    results = []
+    for seed in seeds:
+        with fresh_database(backend, scratch) as url:
+            results.append(wrong_subject_run(backend, url, seed, scratch))
     return results
 
 

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from reliability.campaigns import crash_campaign, crash_went_wrong, isolation_campaign, use_campaign_keys
+from reliability.campaigns import (
+    crash_campaign,
+    crash_went_wrong,
+    isolation_campaign,
+    use_campaign_keys,
+    wrong_subject_campaign,
+)
 from reliability.faults import MAILCHIMP_HUBSPOT_CASES, fault_campaign
 
 pytest_plugins = ["tests.ledger_fixtures"]
@@ -37,3 +43,9 @@ def test_vendor_faults_end_where_the_fault_free_run_ends(tmp_path: Path) -> None
 def test_two_controllers_cannot_see_each_other(evidence_backend: str, tmp_path: Path) -> None:
     checks = isolation_campaign(evidence_backend, tmp_path)
     assert len(checks) == 4 and all(check.ok for check in checks), checks
+
+
+def test_an_erasure_among_decoys_takes_only_the_person(evidence_backend: str, tmp_path: Path) -> None:
+    results = wrong_subject_campaign(evidence_backend, range(2), tmp_path)
+    assert len(results) == 2 and all(r.decoys >= 10 for r in results)
+    assert [r for r in results if r.went_wrong] == []

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import stat
 import threading
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ def test_an_erasure_deletes_everywhere_except_bookkeeping_and_closes_with_a_dani
     assert "Svar på din anmodning om sletning" in text and "bogføringsloven" in text and kept["until"] in text
     assert "litra b" in text and "requests (manuelt system)" in text and "Datatilsynet" in text
     assert EMAIL.lower() not in text.lower() and NAME not in text
+    assert stat.S_IMODE(letter.stat().st_mode) == 0o600, "a reply letter is the operator's alone"
     stored = RequestStore(Ledger(database_url)).get(request_id)
     assert not stored.is_open and stored.sealed_identity is None
     assert [p["event"] for p in request_entries(database_url, request_id)] == ["opened", "identity_checked", "closed"]
@@ -165,6 +167,9 @@ def test_an_access_request_exports_exactly_the_persons_files(
     page = (out / "export.html").read_text(encoding="utf-8")
     assert "Dine oplysninger hos Calmo" in page and NAME in page
     assert "Svar på din anmodning om indsigt" in (out / "letter.txt").read_text(encoding="utf-8")
+    assert stat.S_IMODE(out.stat().st_mode) == 0o700
+    delivered = ("export.json", "export.html", "letter.txt")
+    assert {stat.S_IMODE((out / name).stat().st_mode) for name in delivered} == {0o600}
     assert present(calmo_person) == set(calmo_person.all), "an access request deletes nothing"
     kinds = [e.kind for e in Ledger(database_url).entries(run_id=request_id)]
     assert EntryKind.DELIVERY in kinds and not RequestStore(Ledger(database_url)).get(request_id).is_open
