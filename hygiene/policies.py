@@ -18,8 +18,10 @@ from pydantic import ValidationError
 
 from hygiene.cadence import describe_delta, iterate_runs
 from hygiene.errors import HygieneError
+from hygiene.patterns import UnsafePattern, date_pattern
 from hygiene.periods import end_of_day
-from hygiene.policy import Action, Policy, Rule
+from hygiene.policy import Action, Policy, Rule, SystemKind
+from hygiene.roots import root_problem
 from hygiene.windows import window_for
 
 #: where the shortest window is looked for: every trigger day of one leap-year cycle
@@ -128,6 +130,7 @@ def check_policy_file(path: Path) -> tuple[Policy | None, list[Problem]]:
         return None, [Problem(label, None, "controller", f"'{policy.controller}' does not match the file name")]
     problems = list(_notice_problems(label, path.parent, policy))
     problems += list(_cadence_problems(label, policy))
+    problems += list(_folder_problems(label, policy))
     return policy, problems
 
 
@@ -197,6 +200,25 @@ def _cadence_problems(label: str, policy: Policy) -> Iterator[Problem]:
                 f"{missed.due:%Y-%m-%d %H:%M} waits until the run of {missed.run:%Y-%m-%d %H:%M}, past its "
                 f"deadline {missed.deadline:%Y-%m-%d %H:%M} (delay {describe_delta(missed.run - missed.due)})",
             )
+
+
+def _folder_problems(label: str, policy: Policy) -> Iterator[Problem]:
+    """Folder systems: a date pattern that could stall a run, and a root named in the policy that is unsafe.
+
+    A root from the environment (`root_env`) is checked by the run that uses it, on the machine it runs on.
+    """
+    for name, system in policy.systems.items():
+        if system.kind is not SystemKind.FOLDER:
+            continue
+        if "date_pattern" in system.options:
+            try:
+                date_pattern(system.options["date_pattern"])
+            except UnsafePattern as error:
+                yield Problem(label, None, f"systems.{name}.options.date_pattern", str(error))
+        if "root" in system.options:
+            problem = root_problem(system.options["root"], controller=policy.controller, system=name)
+            if problem is not None:
+                yield Problem(label, None, f"systems.{name}.options.root", problem)
 
 
 @dataclass(frozen=True, slots=True)

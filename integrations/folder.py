@@ -459,7 +459,7 @@ def _listing_digest(folder: int) -> str:
         names = sorted(os.listdir(folder))
     except OSError:
         names = []
-    return response_digest("\x1f".join(names))
+    return response_digest(os.fsencode("\x1f".join(names)))  # a name need not be UTF-8
 
 
 def _replaced(record_id: str) -> str:
