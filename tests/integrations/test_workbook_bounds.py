@@ -6,59 +6,15 @@ whose dimension spans a million rows of 16,384 columns, padded row by row.
 
 from __future__ import annotations
 
-import io
-import re
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
-from openpyxl import Workbook
 
 from integrations.file_errors import MalformedFile
-from integrations.spreadsheet import MAX_UNPACKED_BYTES, SpreadsheetConnector
+from integrations.spreadsheet import SpreadsheetConnector
 from integrations.webnode import table_rows
-
-
-def small_workbook() -> bytes:
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.title = "Tilbud"
-    sheet.append(["Dato", "Kunde", "E-post"])
-    sheet.append(["01.02.2020", "Decoy", "decoy@example.no"])
-    stream = io.BytesIO()
-    workbook.save(stream)
-    return stream.getvalue()
-
-
-def rewritten(data: bytes, replace: dict[str, bytes], huge: tuple[str, int] | None = None) -> bytes:
-    """The package with some parts replaced, and the shared strings one string of `huge` letters (compressed)."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for part in source.infolist():
-            if huge is None or part.filename != huge[0]:
-                target.writestr(part.filename, replace.get(part.filename) or source.read(part))
-        if huge is not None:
-            with target.open(huge[0], "w", force_zip64=True) as stream:
-                stream.write(b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>')
-                for _ in range(huge[1] // 2**20):
-                    stream.write(b"A" * 2**20)
-                stream.write(b"</t></si></sst>")
-    return out.getvalue()
-
-
-def zip_bomb() -> bytes:
-    return rewritten(small_workbook(), {}, ("xl/sharedStrings.xml", MAX_UNPACKED_BYTES + 2**20))
-
-
-def wide_dimension() -> bytes:
-    data = small_workbook()
-    with zipfile.ZipFile(io.BytesIO(data)) as package:
-        sheet = package.read("xl/worksheets/sheet1.xml")
-    sheet = re.sub(rb'<dimension ref="[^"]+"', b'<dimension ref="A1:XFD1048576"', sheet)
-    sheet = sheet.replace(b"</sheetData>", b'<row r="1048576"><c r="XFD1048576" t="n"><v>1</v></c></row></sheetData>')
-    return rewritten(data, {"xl/worksheets/sheet1.xml": sheet})
+from reliability.folder_safety import small_workbook, wide_dimension, zip_bomb
 
 
 @pytest.mark.parametrize(("build", "why"), [(zip_bomb, "unpacks to"), (wide_dimension, "cells")])
