@@ -150,7 +150,7 @@ def build_fleet(root: Path, count: int, sandbox: RunningSandbox, now: datetime, 
     }
     members = []
     for number, controller in enumerate(controllers):
-        folders = calmo_folder(root / controller, seed=100 + number, now=now)
+        folders = calmo_folder(root / controller, seed=100 + number, now=now, controller=controller)
         env[key_variable(controller)] = f"bench-only-key-{controller}"
         env[f"HYGIENE_{controller.upper()}_INVOICES"] = str(root / controller / "fakturaer")
         env[f"HYGIENE_{controller.upper()}_LOGBOOKS"] = str(root / controller / "klientlogboeger")

@@ -181,8 +181,8 @@ def register_customers(offers: OffersManifest) -> list[SeedCustomer]:
 def calmo_files(workspace: Path, now: datetime) -> AbstractContextManager[None]:
     """Calmo's external drive: invoices and client logbooks."""
     drive = calmo_folder(workspace / "calmo-drive", seed=2026, now=now, invoices=60, logbooks=16)
-    os.environ["HYGIENE_CALMO_INVOICES"] = str(drive.root / "fakturaer")
-    os.environ["HYGIENE_CALMO_LOGBOOKS"] = str(drive.root / "klientlogboeger")
+    os.environ["HYGIENE_CALMO_INVOICES"] = str((drive.root / "fakturaer").resolve())
+    os.environ["HYGIENE_CALMO_LOGBOOKS"] = str((drive.root / "klientlogboeger").resolve())
     return nullcontext()
 
 

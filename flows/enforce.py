@@ -10,7 +10,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from flows.approval import ask_for_approval
 from flows.artifacts import BatchProgress, link_evidence_report, started_by_schedule
-from hygiene.connector import ConnectorError
+from hygiene.connector import ConnectorError, ReportsFindings
 from hygiene.enforcement import (
     BatchResult,
     RunContext,
@@ -83,9 +83,12 @@ def enforce_on_system(
     start_run(ctx, ledger)
     found, acted, stopped = RunPlan(PlanSummary(), [], []), BatchResult(), None
     try:
-        connector = WatchedConnector(connector_for(policy, system), watch)
+        source = connector_for(policy, system)
+        connector = WatchedConnector(source, watch)
         found = plan_records(ctx, connector, ledger, active_holds(ctx, ledger))
         record_findings(ctx, ledger, ((record, dict(REAPPEARED)) for record in watch.reappeared))
+        if isinstance(source, ReportsFindings):
+            record_findings(ctx, ledger, source.findings)
         logger.info(
             "%s %s on %s: %s; reappeared after erasure: %d",
             policy.controller,

@@ -107,3 +107,14 @@ class SubjectSearch(Protocol):
     def export(self, record_ids: Sequence[str]) -> Iterator[Mapping[str, object]]:
         """The personal data held in these records, field by field, for an access or portability answer."""
         ...
+
+
+@runtime_checkable
+class ReportsFindings(Protocol):
+    """A connector that leaves out what cannot be a record (a file whose name is not UTF-8) and says what.
+
+    Each finding is the record it would have been (ids that can be pseudonymised) and details naming a kind and
+    a masked place, never a value; the run records them and goes on, so one bad file does not stop the duty.
+    """
+
+    findings: list[tuple[Record, dict[str, object]]]

@@ -18,13 +18,19 @@ from pydantic import ValidationError
 
 from hygiene.cadence import describe_delta, iterate_runs
 from hygiene.errors import HygieneError
+from hygiene.patterns import UnsafePattern, date_pattern
 from hygiene.periods import end_of_day
-from hygiene.policy import Action, Policy, Rule
+from hygiene.policy import Action, Policy, Rule, SystemKind
+from hygiene.roots import root_problem
 from hygiene.windows import window_for
 
 #: where the shortest window is looked for: every trigger day of one leap-year cycle
 _WINDOW_SAMPLE_START = date(2024, 1, 1)
 _WINDOW_SAMPLE_DAYS = 4 * 366
+#: a policy file is a few pages of text; anything larger is not read
+MAX_POLICY_BYTES = 1024 * 1024
+#: a policy nests five or six levels; deeper YAML is refused before it can exhaust the recursion limit
+MAX_NESTING = 32
 #: ellipsis between quoted fragments: each fragment must appear in the notice, in order
 ELLIPSIS = " … "
 
@@ -61,6 +67,33 @@ class UnknownRule(HygieneError):
 
 class WrongAction(HygieneError):
     """A rule handed to a flow that does not keep its kind of promise (e.g. a review rule to enforce-rule)."""
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without anchors and aliases, and with a bound on nesting.
+
+    An alias repeats a node, and aliases of aliases grow exponentially: ten lines in `exemptions` held
+    validation for minutes. A policy never needs them, so the first anchor or alias is refused. Composing is
+    recursive, so YAML nested thousands deep ended in a RecursionError; past MAX_NESTING levels it is refused.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(
+                None, None, "anchors and aliases (& and *) are not accepted in a policy", event.start_mark
+            )
+        if self._depth >= MAX_NESTING:
+            raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_NESTING} levels", event.start_mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def policy_files(directory: Path) -> list[Path]:
@@ -111,7 +144,9 @@ def check_policy_file(path: Path) -> tuple[Policy | None, list[Problem]]:
     """Validate one file fully; return every problem found, not just the first."""
     label = _label(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if path.stat().st_size > MAX_POLICY_BYTES:
+            return None, [Problem(label, None, None, f"larger than {MAX_POLICY_BYTES // 1024} KiB; not read")]
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_BoundedLoader)
     except (OSError, UnicodeDecodeError) as exc:
         return None, [Problem(label, None, None, f"cannot be read ({exc.__class__.__name__})")]
     except yaml.YAMLError as exc:
@@ -128,6 +163,7 @@ def check_policy_file(path: Path) -> tuple[Policy | None, list[Problem]]:
         return None, [Problem(label, None, "controller", f"'{policy.controller}' does not match the file name")]
     problems = list(_notice_problems(label, path.parent, policy))
     problems += list(_cadence_problems(label, policy))
+    problems += list(_folder_problems(label, policy))
     return policy, problems
 
 
@@ -197,6 +233,25 @@ def _cadence_problems(label: str, policy: Policy) -> Iterator[Problem]:
                 f"{missed.due:%Y-%m-%d %H:%M} waits until the run of {missed.run:%Y-%m-%d %H:%M}, past its "
                 f"deadline {missed.deadline:%Y-%m-%d %H:%M} (delay {describe_delta(missed.run - missed.due)})",
             )
+
+
+def _folder_problems(label: str, policy: Policy) -> Iterator[Problem]:
+    """Folder systems: a date pattern that could stall a run, and a root named in the policy that is unsafe.
+
+    A root from the environment (`root_env`) is checked by the run that uses it, on the machine it runs on.
+    """
+    for name, system in policy.systems.items():
+        if system.kind is not SystemKind.FOLDER:
+            continue
+        if "date_pattern" in system.options:
+            try:
+                date_pattern(system.options["date_pattern"])
+            except UnsafePattern as error:
+                yield Problem(label, None, f"systems.{name}.options.date_pattern", str(error))
+        if "root" in system.options:
+            problem = root_problem(system.options["root"], controller=policy.controller, system=name)
+            if problem is not None:
+                yield Problem(label, None, f"systems.{name}.options.root", problem)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,10 +32,13 @@ match it against a backup copy, and it cannot be guessed from a client's name as
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, tzinfo
 from enum import StrEnum
@@ -43,10 +46,16 @@ from pathlib import Path, PurePosixPath
 
 from hygiene.connector import AbsenceProof, Capabilities, Receipt, Record, response_digest
 from hygiene.matching import Needle, needle_for
+from hygiene.patterns import UnsafePattern, date_pattern
 from hygiene.pseudonym import normalise
 from integrations.file_errors import FileConnectorError, SourceUnreadable, UndatedFiles, masked_tail
 
 _SELECTION_KEYS = {"folder", "pattern"}
+#: folders nested deeper are a finding, not read: each level holds one open descriptor during the walk
+MAX_DEPTH = 64
+_FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_LINKED = "a folder on its path is a symbolic link or no longer a folder"
+_EMPTY = response_digest(b"")
 
 
 class Fallback(StrEnum):
@@ -63,7 +72,7 @@ class DateSource:
 
     `name_pattern` is a regex with a named group `date` holding an ISO date, or, for policies that prefer it, a
     strftime format such as `%Y-%m-%d` (it contains no `date` group), found anywhere in the name and parsed
-    with that format.
+    with that format. It must stay inside hygiene.patterns' safe subset, so matching cannot stall a run.
     """
 
     name_pattern: str = r"(?P<date>\d{4}-\d{2}-\d{2})"
@@ -73,34 +82,41 @@ class DateSource:
     date_format: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        is_format = "(?P<date>" not in self.name_pattern and "%" in self.name_pattern
-        pattern = _format_regex(self.name_pattern) if is_format else self.name_pattern
         try:
-            regex = re.compile(pattern)
-        except re.error as error:
-            raise FileConnectorError(f"date pattern {self.name_pattern!r} is not a regex: {error}") from None
-        if "date" not in regex.groupindex:
-            raise FileConnectorError(f"date pattern {self.name_pattern!r} has no named group 'date'")
-        object.__setattr__(self, "regex", regex)
-        object.__setattr__(self, "date_format", self.name_pattern if is_format else "%Y-%m-%d")
+            compiled = date_pattern(self.name_pattern)
+        except UnsafePattern as error:
+            raise FileConnectorError(str(error)) from None
+        object.__setattr__(self, "regex", compiled.regex)
+        object.__setattr__(self, "date_format", compiled.date_format)
 
     def is_sidecar(self, name: str) -> bool:
         return self.fallback is Fallback.SIDECAR and name.endswith(self.sidecar_suffix)
 
 
-_FORMAT_FIELDS = {"%Y": r"\d{4}", "%m": r"\d{2}", "%d": r"\d{2}", "%y": r"\d{2}"}
+@dataclass(frozen=True)
+class _Identity:
+    """What makes a listed file the one planned: a file put in its place since the listing differs here."""
 
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
 
-def _format_regex(date_format: str) -> str:
-    """`%Y-%m-%d` as `(?P<date>\\d{4}-\\d{2}-\\d{2})`; other directives are not dates in file names."""
-    pieces = re.split(r"(%[Ymdy])", date_format)
-    return "(?P<date>" + "".join(_FORMAT_FIELDS.get(piece, re.escape(piece)) for piece in pieces) + ")"
+    @classmethod
+    def of(cls, status: os.stat_result) -> _Identity:
+        return cls(status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
 
 
 @dataclass(frozen=True)
 class _File:
     relative: str
-    entry: os.DirEntry[str]
+    name: str
+    identity: _Identity
+    sidecar: str | None = None
+
+
+class _UnsafePath(Exception):
+    """A folder on a record's path is a symbolic link or no longer a folder: nothing there is touched."""
 
 
 class FolderConnector:
@@ -120,6 +136,10 @@ class FolderConnector:
         self.pattern = pattern
         self.date_source = date_source or DateSource()
         self.tz = tz
+        #: what each listed file was (by relative path), so the deletion touches only that file
+        self._listed: dict[str, _Identity] = {}
+        #: files and folders the walk could not make records of, each with what to record about it
+        self.findings: list[tuple[Record, dict[str, object]]] = []
 
     def records(self, selection: Mapping[str, str], trigger: str) -> Iterator[Record]:
         """Stream dated files; selection may narrow to a subfolder (`folder`) and override `pattern`.
@@ -143,29 +163,65 @@ class FolderConnector:
             yield Record(file.relative, self._subject_of(file), moment, {"date_source": source})
 
     def delete(self, record_ids: Sequence[str]) -> list[Receipt]:
-        """Remove each file permanently; a file already gone is a success, so a rerun is harmless."""
+        """Remove each file permanently; a file already gone is a success, so a rerun is harmless.
+
+        Only a file this connector listed is deleted, and only while it is still that file (device, inode, size
+        and mtime as listed), reached from the root folder by folders that are not symbolic links: a folder
+        swapped for a link, or a file swapped for another, between the plan and the deletion is refused.
+        """
         return [self._delete_one(record_id) for record_id in record_ids]
 
     def verify_absent(self, record_ids: Sequence[str]) -> list[AbsenceProof]:
-        """Absent when the path no longer exists; the digest fingerprints the parent folder's listing."""
+        """Absent when the name is gone from its folder, re-read the way it was deleted (no link followed)."""
         return [self._absence_of(record_id) for record_id in record_ids]
 
     def _walk(self, under: str) -> Iterator[_File]:
-        pending = [under]
-        while pending:
-            folder = pending.pop()
-            subfolders: list[str] = []
-            for entry in self._entries(folder, under):
-                relative = f"{folder}/{entry.name}" if folder else entry.name
-                if entry.is_dir(follow_symlinks=False):
-                    subfolders.append(relative)
-                elif entry.is_file(follow_symlinks=False) and not self.date_source.is_sidecar(entry.name):
-                    yield _File(relative, entry)
-            pending.extend(reversed(subfolders))
+        """Every file below `under`, a folder's files (by name) before its subfolders; no link is followed.
 
-    def _entries(self, folder: str, under: str) -> list[os.DirEntry[str]]:
+        Each folder is opened relative to its parent's descriptor with O_NOFOLLOW, so a folder swapped for a
+        link while the walk runs is not entered. What each file is (its identity) is noted for the deletion.
+        """
         try:
-            with os.scandir(self.root / folder) as entries:
+            with self._folder(under, listing=True) as (descriptor, _):
+                yield from self._walk_folder(descriptor, under, under, 0)
+        except _UnsafePath:
+            raise SourceUnreadable(f"folder {self.root / under}: a folder on the way is a link; not read") from None
+        except OSError as error:
+            raise SourceUnreadable(f"folder {self.root / under}: cannot be read ({error.strerror})") from None
+
+    def _walk_folder(self, descriptor: int, folder: str, under: str, depth: int) -> Iterator[_File]:
+        entries = self._entries(descriptor, folder, under)
+        names = {entry.name for entry in entries}
+        subfolders: list[tuple[str, str]] = []
+        for entry in entries:
+            relative = f"{folder}/{entry.name}" if folder else entry.name
+            if entry.is_dir(follow_symlinks=False):
+                subfolders.append((entry.name, relative))
+            elif entry.is_file(follow_symlinks=False) and not self.date_source.is_sidecar(entry.name):
+                listed = self._listed_file(descriptor, entry, relative, names, under)
+                if listed is not None:
+                    yield listed
+        for name, relative in subfolders:
+            if depth >= MAX_DEPTH:
+                self._find(relative, under, "folder_too_deep", f"folders nested deeper than {MAX_DEPTH}; not read")
+                continue
+            try:
+                child = os.open(name, _FOLDER_FLAGS, dir_fd=descriptor)
+            except OSError as error:
+                if error.errno in (errno.ELOOP, errno.ENOTDIR, errno.ENOENT):
+                    continue  # replaced by a link or a file, or removed, since the folder was listed
+                where = _masked(relative + "/", under)
+                raise SourceUnreadable(
+                    f"folder {self.root}: a subfolder cannot be read ({error.strerror}): {where}"
+                ) from None
+            try:
+                yield from self._walk_folder(child, relative, under, depth + 1)
+            finally:
+                os.close(child)
+
+    def _entries(self, descriptor: int, folder: str, under: str) -> list[os.DirEntry[str]]:
+        try:
+            with os.scandir(descriptor) as entries:
                 return sorted((entry for entry in entries if not entry.name.startswith(".")), key=_name)
         except OSError as error:
             if folder == under:
@@ -175,26 +231,43 @@ class FolderConnector:
                 f"folder {self.root}: a subfolder cannot be read ({error.strerror}): {where}"
             ) from None
 
+    def _listed_file(
+        self, descriptor: int, entry: os.DirEntry[str], relative: str, names: set[str], under: str
+    ) -> _File | None:
+        """The file as listed, or None (and a finding) when its name cannot be a record id: not UTF-8."""
+        try:
+            relative.encode("utf-8")
+        except UnicodeEncodeError:
+            self._find(_printable(relative), under, "file_name_not_utf8", "the name is not UTF-8; not read")
+            return None
+        try:
+            identity = _Identity.of(entry.stat(follow_symlinks=False))
+        except FileNotFoundError:
+            return None  # removed since the folder was listed
+        sidecar = entry.name + self.date_source.sidecar_suffix
+        dated_by_sidecar = self.date_source.fallback is Fallback.SIDECAR and sidecar in names
+        file = _File(relative, entry.name, identity, _read_small(descriptor, sidecar) if dated_by_sidecar else None)
+        self._listed[relative] = identity
+        return file
+
+    def _find(self, relative: str, under: str, finding: str, detail: str) -> None:
+        """A file or folder that cannot be a record: a finding about it (masked), and the walk goes on."""
+        where = _masked(relative, under)
+        self.findings.append((Record(relative, relative, None), {"finding": finding, "where": where, "detail": detail}))
+
     def _date_of(self, file: _File) -> tuple[datetime, str] | None:
         """The file's date and where it came from ("name", "sidecar", "mtime"), or None."""
-        match = self.date_source.regex.search(file.entry.name)
+        match = self.date_source.regex.search(file.name)
         fallback = self.date_source.fallback
         if match is not None:
             moment = self._midnight(match["date"], self.date_source.date_format)
         elif fallback is Fallback.SIDECAR:
-            moment = self._sidecar_date(file)
+            moment = None if file.sidecar is None else self._midnight(file.sidecar.strip())
         elif fallback is Fallback.MTIME:
-            moment = datetime.fromtimestamp(file.entry.stat(follow_symlinks=False).st_mtime, self.tz)
+            moment = datetime.fromtimestamp(file.identity.mtime_ns / 1e9, self.tz)
         else:
             moment = None
         return None if moment is None else (moment, "name" if match is not None else fallback.value)
-
-    def _sidecar_date(self, file: _File) -> datetime | None:
-        try:
-            text = (self.root / (file.relative + self.date_source.sidecar_suffix)).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            return None
-        return self._midnight(text.strip())
 
     def _midnight(self, text: str, date_format: str = "%Y-%m-%d") -> datetime | None:
         try:
@@ -203,7 +276,7 @@ class FolderConnector:
             return None
 
     def _subject_of(self, file: _File) -> str:
-        match = self.date_source.regex.search(file.entry.name)
+        match = self.date_source.regex.search(file.name)
         if match is not None and "subject" in match.re.groupindex and match["subject"]:
             return match["subject"]
         return file.relative
@@ -218,31 +291,86 @@ class FolderConnector:
             f"{_masked(first.relative, under)} (names are not shown: they may name a person)"
         )
 
-    def _delete_one(self, record_id: str) -> Receipt:
-        path = self._path_of(record_id)
-        if path is None:
-            return Receipt(record_id, False, "refused: not a file path inside the folder", response_digest(b""))
+    @contextmanager
+    def _folder(self, relative: str, *, listing: bool = False) -> Iterator[tuple[int, str]]:
+        """The open folder holding `relative` (the folder itself when `listing`) and the name left in it.
+
+        Opened from the root one folder at a time with O_NOFOLLOW: a link anywhere on the way raises
+        _UnsafePath, a folder that is gone raises FileNotFoundError.
+        """
+        parts = [part for part in relative.split("/") if part]
+        folders, name = (parts, "") if listing else (parts[:-1], parts[-1])
+        descriptor = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            if path.is_symlink():
-                return Receipt(record_id, False, "refused: a symbolic link, not a file", response_digest(b""))
-            with path.open("rb") as stream:
-                content = hashlib.file_digest(stream, "sha256").hexdigest()
-            path.unlink()
+            for part in folders:
+                try:
+                    child = os.open(part, _FOLDER_FLAGS, dir_fd=descriptor)
+                except OSError as error:
+                    if error.errno in (errno.ELOOP, errno.ENOTDIR):
+                        raise _UnsafePath from None
+                    raise
+                os.close(descriptor)
+                descriptor = child
+            yield descriptor, name
+        finally:
+            os.close(descriptor)
+
+    def _delete_one(self, record_id: str) -> Receipt:
+        relative = _inside(record_id)
+        if not relative:
+            return Receipt(record_id, False, "refused: not a file path inside the folder", response_digest(b""))
+        planned = self._listed.get(relative)
+        if planned is None:
+            return Receipt(record_id, False, "refused: not listed by this connector, so not known", _EMPTY)
+        try:
+            with self._folder(relative) as (folder, name):
+                return self._unlink_planned(record_id, folder, name, planned)
+        except _UnsafePath:
+            return Receipt(record_id, False, f"refused: {_LINKED}; nothing deleted", _EMPTY)
         except FileNotFoundError:
-            return Receipt(record_id, True, "already absent", _listing_digest(path.parent))
+            return Receipt(record_id, True, "already absent (its folder is gone)", _EMPTY)
         except OSError as error:
-            return Receipt(record_id, False, f"not deleted: {error.strerror}", response_digest(b""))
+            return Receipt(record_id, False, f"not deleted: {error.strerror}", _EMPTY)
+
+    def _unlink_planned(self, record_id: str, folder: int, name: str, planned: _Identity) -> Receipt:
+        """Digest and unlink `name` in the open `folder` if it is still the file listed; else refuse, one line."""
+        try:
+            opened = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=folder)
+        except FileNotFoundError:
+            return Receipt(record_id, True, "already absent", _listing_digest(folder))
+        except OSError as error:
+            detail = "a symbolic link, not a file" if error.errno == errno.ELOOP else error.strerror
+            return Receipt(record_id, False, f"refused: {detail}; nothing deleted", _EMPTY)
+        with os.fdopen(opened, "rb") as stream:
+            status = os.fstat(stream.fileno())
+            if not stat.S_ISREG(status.st_mode) or _Identity.of(status) != planned:
+                return Receipt(record_id, False, _replaced(record_id), _EMPTY)
+            content = hashlib.file_digest(stream, "sha256").hexdigest()
+        if _Identity.of(os.stat(name, dir_fd=folder, follow_symlinks=False)) != planned:
+            return Receipt(record_id, False, _replaced(record_id), _EMPTY)
+        os.unlink(name, dir_fd=folder)
         if self.date_source.fallback is Fallback.SIDECAR:
-            path.with_name(path.name + self.date_source.sidecar_suffix).unlink(missing_ok=True)
+            with suppress(FileNotFoundError):
+                os.unlink(name + self.date_source.sidecar_suffix, dir_fd=folder)
         return Receipt(record_id, True, "file removed permanently (no trash)", content)
 
     def _absence_of(self, record_id: str) -> AbsenceProof:
-        path = self._path_of(record_id)
-        if path is None:
-            return AbsenceProof(record_id, False, "not a file path inside the folder", response_digest(b""))
-        absent = not os.path.lexists(path)
-        detail = "path does not exist on re-read" if absent else "file still exists"
-        return AbsenceProof(record_id, absent, detail, _listing_digest(path.parent))
+        relative = _inside(record_id)
+        if not relative:
+            return AbsenceProof(record_id, False, "not a file path inside the folder", _EMPTY)
+        try:
+            with self._folder(relative) as (folder, name):
+                try:
+                    os.stat(name, dir_fd=folder, follow_symlinks=False)
+                except FileNotFoundError:
+                    return AbsenceProof(record_id, True, "path does not exist on re-read", _listing_digest(folder))
+                return AbsenceProof(record_id, False, "file still exists", _listing_digest(folder))
+        except _UnsafePath:
+            return AbsenceProof(record_id, False, f"not re-read: {_LINKED}", _EMPTY)
+        except FileNotFoundError:
+            return AbsenceProof(record_id, True, "its folder does not exist on re-read", _EMPTY)
+        except OSError as error:
+            return AbsenceProof(record_id, False, f"not re-read: {error.strerror}", _EMPTY)
 
     def _path_of(self, record_id: str) -> Path | None:
         relative = _inside(record_id)
@@ -333,13 +461,40 @@ def _masked(relative: str, under: str) -> str:
     return "/".join([*shown, *("…" for _ in folders), masked_tail(name)])
 
 
-def _listing_digest(folder: Path) -> str:
-    """SHA-256 of a folder's sorted listing: what the re-read saw, without keeping the names."""
+def _listing_digest(folder: int) -> str:
+    """SHA-256 of an open folder's sorted listing: what the re-read saw, without keeping the names."""
     try:
-        names = sorted(entry.name for entry in os.scandir(folder))
+        names = sorted(os.listdir(folder))
     except OSError:
         names = []
-    return response_digest("\x1f".join(names))
+    return response_digest(os.fsencode("\x1f".join(names)))  # a name need not be UTF-8
+
+
+def _replaced(record_id: str) -> str:
+    """The one line a file swapped since the listing gets: its masked name, and that nothing was deleted."""
+    return (
+        f"refused: {masked_tail(record_id)} is not the file listed (device, inode, size or mtime changed); "
+        "nothing deleted"
+    )
+
+
+def _printable(relative: str) -> str:
+    """A path whose name is not UTF-8, with the undecodable bytes as `\\xNN`: stable, and encodable."""
+    return os.fsencode(relative).decode("utf-8", "backslashreplace")
+
+
+def _read_small(folder: int, name: str, limit: int = 64) -> str | None:
+    """The start of a small file (a sidecar date) in an open folder, never through a link; None if unreadable."""
+    try:
+        descriptor = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=folder)
+    except OSError:
+        return None
+    try:
+        return os.read(descriptor, limit).decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    finally:
+        os.close(descriptor)
 
 
 def _name(entry: os.DirEntry[str]) -> str:

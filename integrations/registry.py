@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from hygiene.connector import Connector, ConnectorError
 from hygiene.policy import Policy, SystemKind
+from hygiene.roots import check_root
 from integrations.folder import DateSource, FolderConnector
 from integrations.gmail import GmailConnector, OffersRegister
 from integrations.hubspot import HubSpotConnector, HubSpotSettings, PropertyTest, hubspot_client
@@ -41,9 +42,10 @@ def connector_for(policy: Policy, system: str) -> Connector:
         root = option(policy, system, "root")
         if root is None:
             raise ConnectorError(f"{policy.controller}: system {system}: the policy names no root folder")
+        setting = spec.options.get("root_env") or f"option root in {policy.controller}.yaml"
         date_pattern = option(policy, system, "date_pattern") or DateSource().name_pattern
         return FolderConnector(
-            Path(root),
+            check_root(root, controller=policy.controller, system=system, setting=setting),
             option(policy, system, "pattern", "**/*") or "**/*",
             DateSource(name_pattern=date_pattern),
             tz=policy.zone,

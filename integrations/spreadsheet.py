@@ -53,6 +53,7 @@ from msoffcrypto.exceptions import DecryptionError, FileFormatError, InvalidKeyE
 from msoffcrypto.format.ooxml import OOXMLFile
 from openpyxl import Workbook, load_workbook
 from openpyxl.formula.tokenizer import Token, Tokenizer, TokenizerError
+from openpyxl.utils.cell import column_index_from_string
 from openpyxl.utils.exceptions import InvalidFileException
 from pydantic import SecretStr
 
@@ -70,6 +71,13 @@ from integrations.file_errors import (
 
 # Day-first formats as Norwegian and Danish users type and export them; ISO 8601 is tried first.
 TEXT_DATE_FORMATS = ("%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S", "%d.%m.%Y", "%d.%m.%y")
+
+#: what a workbook may be, stored and unpacked; an offers sheet or a form export is a few megabytes at most
+MAX_WORKBOOK_BYTES = 64 * 2**20
+MAX_UNPACKED_BYTES = 64 * 2**20
+MAX_CELLS = 2_000_000
+_SHEET_PART = re.compile(r"xl/worksheets/[^/]+\.xml")
+_DIMENSION = re.compile(r'<(?:\w+:)?dimension\s+ref="\$?([A-Z]{1,3})\$?(\d{1,7})(?::\$?([A-Z]{1,3})\$?(\d{1,7}))?"')
 
 # Parts of an xlsx package that openpyxl drops on save; writing such a workbook back would lose them.
 _PARTS_OPENPYXL_LOSES = (
@@ -163,9 +171,13 @@ class WorkbookFile:
 def read_workbook(path: Path, password: SecretStr | None, password_hint: str) -> WorkbookFile:
     """Read and, when encrypted, decrypt `path`; `password_hint` tells the user how to supply a password.
 
-    The whole file is read into memory: decryption needs all of it, and an offers sheet or form export is small.
+    The whole file is read into memory: decryption needs all of it, and an offers sheet or form export is small;
+    a file larger than MAX_WORKBOOK_BYTES is refused before it is read.
     """
     try:
+        size = path.stat().st_size
+        if size > MAX_WORKBOOK_BYTES:
+            raise MalformedFile(f"{path}: {size // 2**20} MiB, more than the {MAX_WORKBOOK_BYTES // 2**20} MiB read")
         data = path.read_bytes()
     except OSError as error:
         raise SourceUnreadable(f"{path}: cannot read the workbook ({error.strerror})") from None
@@ -195,11 +207,55 @@ def _decrypt(office: OOXMLFile, path: Path, password: SecretStr | None, password
 
 
 def open_workbook(data: bytes, source: str, *, read_only: bool) -> Workbook:
-    """Load xlsx bytes, turning openpyxl's many ways of refusing a file into one error."""
+    """Load xlsx bytes, turning openpyxl's many ways of refusing a file into one error; bounded first."""
+    check_package(data, source)
     try:
         return load_workbook(io.BytesIO(data), read_only=read_only, data_only=False)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError):
         raise MalformedFile(f"{source}: not an xlsx workbook") from None
+
+
+def check_package(data: bytes, source: str) -> None:
+    """Refuse, from the zip's directory and the sheets' dimensions, an xlsx that would exhaust memory or time.
+
+    A 2 MB xlsx can hold a 2 GiB string (a zip bomb), and a sheet whose dimension claims a million rows of
+    16,384 columns makes openpyxl's read-only rows that wide. Both are known before openpyxl reads a byte of the
+    parts: the directory states each part's uncompressed size (and zipfile reads no further than that), and a
+    sheet's `<dimension ref="A1:G500"/>` stands in its first bytes. A refusal is this file's one-line error.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as package:
+            parts = package.infolist()
+            unpacked = sum(part.file_size for part in parts)
+            if unpacked > MAX_UNPACKED_BYTES:
+                raise MalformedFile(
+                    f"{source}: unpacks to {unpacked // 2**20} MiB, more than the {MAX_UNPACKED_BYTES // 2**20} MiB "
+                    "an offers sheet or form export holds; not read"
+                )
+            for part in parts:
+                if _SHEET_PART.fullmatch(part.filename):
+                    cells = _dimension_cells(package, part)
+                    if cells > MAX_CELLS:
+                        raise MalformedFile(
+                            f"{source}: a sheet spans {cells:,} cells, more than the {MAX_CELLS:,} read; not read"
+                        )
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError):
+        raise MalformedFile(f"{source}: not an xlsx workbook") from None
+
+
+def _dimension_cells(package: zipfile.ZipFile, part: zipfile.ZipInfo) -> int:
+    """How many cells a sheet's dimension spans (rows × columns); 0 when its first 4 KiB state none."""
+    with package.open(part) as stream:
+        head = stream.read(4096).decode("utf-8", "replace")
+    found = _DIMENSION.search(head)
+    if found is None:
+        return 0
+    first_column, first_row, last_column, last_row = found.groups()
+    if not last_column:
+        return 1
+    rows = int(last_row) - int(first_row) + 1
+    columns = column_index_from_string(last_column) - column_index_from_string(first_column) + 1
+    return int(max(rows, 1) * max(columns, 1))
 
 
 def sheet_rows(data: bytes, source: str, sheet: str | None) -> Iterator[tuple[int, Row]]:

@@ -20,6 +20,7 @@ from reliability.badinput import (
 from reliability.crash import CrashResult, attestation_crash, folder_crash, ledger_write_crash, mailchimp_crash
 from reliability.databases import BACKENDS, fresh_database
 from reliability.faults import FaultResult, fault_campaign
+from reliability.folder_safety import RaceAttempt, StallCase, race_campaign, stall_campaign
 from reliability.isolation import IsolationCheck, isolation_checks
 from reliability.privacy import PrivacyScan, demo_scan
 from reliability.wrong_subject import WrongSubjectResult, wrong_subject_run
@@ -36,6 +37,8 @@ class Figures:
     privacy: list[PrivacyScan] = field(default_factory=list)
     isolation: list[IsolationCheck] = field(default_factory=list)
     wrong_subject: list[WrongSubjectResult] = field(default_factory=list)
+    races: list[RaceAttempt] = field(default_factory=list)
+    stalls: list[StallCase] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
     def rows(self) -> list[tuple[str, str, str, str]]:
@@ -65,6 +68,13 @@ class Figures:
             ("wrong-subject exports", *self._wrong_sum(lambda w: w.wrong_exports), "0"),
             ("the person's files missed", *self._wrong_sum(lambda w: w.missed), "0"),
             ("non-addresses accepted as an email", *self._wrong_sum(lambda w: w.non_addresses_accepted), "0"),
+            ("race attempts (caught)", f"{sum(r.caught for r in self.races)}/{len(self.races)}", "(SQLite)", "all"),
+            (
+                f"stalls (of {len(self.stalls)} hostile inputs)",
+                str(sum(c.stalled for c in self.stalls)),
+                "(SQLite)",
+                "0",
+            ),
         ]
 
     def all_clear(self) -> bool:
@@ -80,6 +90,8 @@ class Figures:
         self.failures += [f"privacy {p}" for p in self.privacy if p.personal_hits or p.secret_hits]
         self.failures += [f"isolation {i}" for i in self.isolation if not i.ok]
         self.failures += [f"wrong subject {w}" for w in self.wrong_subject if w.went_wrong]
+        self.failures += [f"race {r}" for r in self.races if not r.caught]
+        self.failures += [f"stall {c}" for c in self.stalls if c.stalled or not c.correct]
 
     def _per_backend(self, figure: Callable[[str], str]) -> tuple[str, str]:
         lite, pg = (figure(backend) for backend in BACKENDS)
@@ -152,6 +164,8 @@ def run_all(scratch: Path, seeds: Iterable[int], fault_seeds: Iterable[int], dem
         figures.wrong_subject += wrong_subject_campaign(backend, seeds, scratch)
     figures.bad_input = run_cli_corpus(scratch) + run_export_corpus(scratch) + run_policy_corpus(scratch)
     figures.bad_input += run_vendor_corpus(scratch)
+    figures.races = race_campaign(list(seeds), scratch)
+    figures.stalls = stall_campaign(scratch)
     if demo:
         figures.privacy, failed = demo_scan(scratch)
         figures.failures += [f"the demo exited 1: {failed}"] if failed else []

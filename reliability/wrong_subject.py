@@ -23,6 +23,7 @@ from hygiene.ledger import Ledger
 from hygiene.locations import policies_dir
 from hygiene.matching import NotAnIdentifier, email_address
 from hygiene.policies import load_policy
+from hygiene.roots import adopt
 from hygiene.settings import Settings
 from tasks.rights import Identity, erase_on_system, export_from_system, rights_context
 
@@ -54,6 +55,7 @@ def wrong_subject_run(backend: str, url: str, seed: int, scratch: Path) -> Wrong
     root = scratch / f"wrong-subject-{backend}-{seed}"
     own = _write_all(root, "P", _own_texts(address))
     decoys = _write_all(root, "D", _decoy_texts(address, rng))
+    adopt(str(root), controller="calmo", system="logbooks")
     policy = load_policy(policies_dir(), "calmo")
     key = Settings().key_for(policy.controller)
     ledger = Ledger(url)

@@ -24,6 +24,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.workbook.defined_name import DefinedName
 
+from hygiene.roots import MARKER, marker_text
+
 # ---- Calmo: invoices and client logbooks on an external drive -----------------------------------------------
 
 
@@ -65,14 +67,18 @@ def calmo_folder(
     logbooks: int = 12,
     active: int = 2,
     undated: int = 0,
+    controller: str = "calmo",
 ) -> FolderManifest:
     """Invoices `fakturaer/<year>/<date>_faktura_<no>.pdf` dated 2016 to now (at most 2026); archived logbooks
     `klientlogboeger/Arkiv/forloeb-slut_<date>_<ref>.md` whose course ended 6 to 18 months before `now`, and
     logbooks of running courses `klientlogboeger/<ref>.md`, outside the archive and without a date.
 
     `undated` adds archived logbooks named after their client and without a date, as people do name files: the
-    case the folder connector must report without printing the name.
+    case the folder connector must report without printing the name. Both folders are adopted for
+    `controller` (its invoices and logbooks systems): each holds the `.hygiene-root` marker a run requires.
     """
+    for folder, system in (("fakturaer", "invoices"), ("klientlogboeger", "logbooks")):
+        _write(root / folder / MARKER, marker_text(controller, system).encode())
     fake, rng = _fakers("da_DK", seed)
     files = [*_invoices(root, fake, rng, now, invoices), *_logbooks(root, fake, rng, now, logbooks)]
     for index in range(active):

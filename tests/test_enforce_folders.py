@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -104,3 +105,22 @@ def test_the_run_page_shows_counts_overdue_pseudonyms_and_the_ledger_range(
     assert f"| overdue | {result['counts']['overdue']} |" in page.data
     assert f"ledger entries {first}–{last}" in page.data
     assert page.data.count("`record:…") == result["overdue"] > 0
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_file_name_that_is_not_utf8_is_one_finding_and_the_run_finishes(
+    calmo_drive: FolderManifest, database_url: str
+) -> None:
+    from flows.enforce import enforce_rule
+
+    bad = os.fsencode(calmo_drive.root / "klientlogboeger" / "Arkiv") + b"/forloeb-slut_2020-01-01_K\xe6\xf8.md"
+    with open(bad, "wb") as stream:
+        stream.write(b"a logbook whose name a Windows tool wrote in Latin-1")
+    truth = expected(calmo_drive, "logbook", "K2")
+    [result] = enforce_rule("calmo", "K2", as_of=AS_OF, approved=True, pause_for_approval=False)
+    assert remaining(calmo_drive, "logbook") == truth[Decision.KEEP]
+    entries = list(Ledger(database_url).entries(run_id=result["run_id"]))
+    findings = [entry.payload for entry in entries if entry.kind is EntryKind.FINDING]
+    assert [(finding["finding"], finding["where"]) for finding in findings] == [("file_name_not_utf8", "…/…8.md")]
+    assert entries[-1].kind is EntryKind.RUN_FINISHED
+    assert os.path.exists(bad)

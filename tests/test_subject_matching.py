@@ -156,11 +156,12 @@ def test_an_access_export_holds_none_of_the_decoys_text(decoys: SeededPerson, da
 
 def test_a_file_that_cannot_be_read_stops_the_search_and_its_name_stays_out(tmp_path: Path) -> None:
     (tmp_path / "a_K1.md").write_text(f"kontakt {ANN}", encoding="utf-8")
-    vanishing = tmp_path / "b_Joann Jensen.md"
-    vanishing.write_text("x", encoding="utf-8")
+    swapped = tmp_path / "b_Joann Jensen.md"
+    swapped.write_text("x", encoding="utf-8")
     search = FolderConnector(tmp_path, "*.md").records_of(ANN)
     assert next(search).record_id == "a_K1.md"
-    vanishing.unlink()  # listed, then gone before it was read: the search cannot say whether it held Ann
+    swapped.unlink()  # listed as a file, then a folder by its name: the search cannot say whether it held Ann
+    swapped.mkdir()
     with pytest.raises(SourceUnreadable) as error:
         next(search)
     assert "cannot be read" in str(error.value) and "Joann" not in str(error.value) and "…n.md" in str(error.value)

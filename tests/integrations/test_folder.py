@@ -167,8 +167,14 @@ def test_dot_files_and_links_are_not_records(drive: FolderManifest) -> None:
     assert found == {file.relative for file in drive.of_kind("invoice")}
 
 
+def listed(connector: FolderConnector) -> FolderConnector:
+    """The connector after it listed its folder: only a file it listed may be deleted."""
+    list(connector.records({}, "d"))
+    return connector
+
+
 def test_deleting_removes_exactly_the_given_files(drive: FolderManifest) -> None:
-    connector = invoices(drive)
+    connector = listed(invoices(drive))
     doomed = sorted(drive.dated_before(date(2021, 1, 1), kind="invoice"))
     receipts = connector.delete(doomed)
     assert all(receipt.ok for receipt in receipts)
@@ -180,13 +186,13 @@ def test_deleting_removes_exactly_the_given_files(drive: FolderManifest) -> None
 def test_a_receipt_carries_the_sha256_of_the_deleted_content(drive: FolderManifest) -> None:
     relative = next(iter(drive.of_kind("logbook"))).relative
     expected = hashlib.sha256((drive.root / relative).read_bytes()).hexdigest()
-    (receipt,) = logbooks(drive).delete([relative])
+    (receipt,) = listed(logbooks(drive)).delete([relative])
     assert receipt.digest == expected and receipt.detail == "file removed permanently (no trash)"
 
 
 def test_deleting_a_file_already_gone_succeeds_so_a_rerun_is_harmless(drive: FolderManifest) -> None:
     relative = next(iter(drive.of_kind("logbook"))).relative
-    connector = logbooks(drive)
+    connector = listed(logbooks(drive))
     connector.delete([relative])
     (again,) = connector.delete([relative])
     assert again.ok and again.detail == "already absent"
@@ -202,13 +208,13 @@ def test_deleting_outside_the_root_is_refused(drive: FolderManifest, tmp_path: P
 def test_a_sidecar_is_deleted_with_its_file(tmp_path: Path) -> None:
     (tmp_path / "kontrakt.pdf").write_bytes(b"%PDF")
     (tmp_path / "kontrakt.pdf.date").write_text("2019-12-31")
-    FolderConnector(tmp_path, date_source=DateSource(fallback=Fallback.SIDECAR)).delete(["kontrakt.pdf"])
+    listed(FolderConnector(tmp_path, date_source=DateSource(fallback=Fallback.SIDECAR))).delete(["kontrakt.pdf"])
     assert list(tmp_path.iterdir()) == []
 
 
 def test_verify_absent_proves_deleted_files_and_flags_kept_ones(drive: FolderManifest) -> None:
     deleted, kept = (file.relative for file in drive.of_kind("logbook")[:2])
-    connector = logbooks(drive)
+    connector = listed(logbooks(drive))
     connector.delete([deleted])
     proofs = {proof.record_id: proof.absent for proof in connector.verify_absent([deleted, kept])}
     assert proofs == {deleted: True, kept: False}
