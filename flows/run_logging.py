@@ -12,7 +12,7 @@ import logging
 
 from hygiene.errors import HygieneError
 
-RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
+RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs", "prefect.engine")
 
 
 class OneLineErrors(logging.Filter):
