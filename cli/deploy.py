@@ -15,7 +15,15 @@ from rich.table import Table
 
 from cli.output import console, user_errors
 from deployments.generate import WORK_POOL, DeploymentSpec, prefect_yaml, specs_from
-from deployments.server import api_url, configured_api_url, require_reachable, start_server, stop_server
+from deployments.server import (
+    api_url,
+    auth_string,
+    client_of,
+    configured_api_url,
+    require_reachable,
+    start_server,
+    stop_server,
+)
 from hygiene.errors import HygieneError
 from hygiene.locations import policies_dir
 
@@ -41,7 +49,9 @@ def deploy(
 
 @user_errors
 def serve(
-    host: str = typer.Option("127.0.0.1", "--host", help="Address the UI listens on."),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Address the UI listens on; another than 127.0.0.1 exposes it to that network."
+    ),
     port: int = typer.Option(4200, "--port", help="Port of the UI and its API."),
 ) -> None:
     """Keep a Prefect server with its UI and the deployments running; print the UI's address."""
@@ -51,13 +61,13 @@ def serve(
         if url is not None:
             require_reachable(url)
         else:
-            from prefect.settings import PREFECT_API_URL, temporary_settings
-
             console.print(f"starting the Prefect server (SQLite under {SERVER_HOME}/)…")
-            process = start_server(SERVER_HOME, host, port)
+            auth, kept_in = auth_string(SERVER_HOME)
+            process = start_server(SERVER_HOME, host, port, auth)
             stack.callback(stop_server, process)
             url = api_url(host, port)
-            stack.enter_context(temporary_settings(updates={PREFECT_API_URL: url}))
+            stack.enter_context(client_of(url, auth))
+            console.print(f"the UI and the API ask for the auth string in {kept_in}")
         console.print(f"[bold]Prefect UI: {url.removesuffix('/api')}[/bold]  (API {url}; Ctrl-C stops)")
         serve_until_interrupted(specs)
 

@@ -19,6 +19,7 @@ from cli.report import report
 from cli.requests import list_requests, request_app
 from cli.runs import run
 from cli.sandbox import sandbox_app
+from cli.signals import end_like_ctrl_c, exit_code
 
 app = typer.Typer(
     help="Keep the retention and deletion promises of privacy policies, with evidence.",
@@ -46,6 +47,7 @@ app.add_typer(sandbox_app, name="sandbox")
 
 def main() -> None:
     """Run the CLI; a usage error is one line and exit code 1, like every other bad input."""
+    end_like_ctrl_c()
     try:
         code = app(standalone_mode=False)
     except NoArgsIsHelpError as exc:
@@ -56,7 +58,7 @@ def main() -> None:
         sys.exit(1)
     except typer.Abort:
         sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)
+    sys.exit(exit_code(code) if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

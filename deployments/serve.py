@@ -6,13 +6,15 @@ here, so one machine needs no work pool. To scale out, deploy `prefect.yaml` to 
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from typing import Any
 
-from prefect import Flow, serve
+from prefect import Flow
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.client.schemas.schedules import CronSchedule, RRuleSchedule
 from prefect.deployments.runner import RunnerDeployment
+from prefect.runner import Runner
 
 from deployments.generate import COLLISION_STRATEGY, RUNS_AT_ONCE, DeploymentSpec
 
@@ -50,6 +52,19 @@ def runner_deployments(specs: list[DeploymentSpec]) -> list[RunnerDeployment]:
     return [runner_deployment(spec) for spec in specs]
 
 
+class InterruptibleRunner(Runner):
+    """A runner that SIGTERM stops as Ctrl-C does: it pauses the deployments and leaves its loop cleanly.
+
+    Prefect's own handler calls a coroutine without awaiting it and exits from inside the event loop.
+    """
+
+    def handle_sigterm(self, *args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+
 def serve_deployments(specs: list[DeploymentSpec]) -> None:
     """Register the deployments with the server and run their scheduled runs until interrupted."""
-    serve(*runner_deployments(specs), print_starting_message=False)
+    runner = InterruptibleRunner(pause_on_shutdown=True)
+    for deployment in runner_deployments(specs):
+        runner.add_deployment(deployment)
+    asyncio.run(runner.start())

@@ -5,6 +5,7 @@ Artifacts live in Prefect's database, so they carry counts and names only, never
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from uuid import UUID
 
@@ -53,3 +54,16 @@ def started_by_schedule() -> bool:
     """True when a deployment's schedule created this run, not a person or a script."""
     context = FlowRunContext.get()
     return context is not None and context.flow_run is not None and context.flow_run.auto_scheduled
+
+
+def created_through_api() -> bool:
+    """True when this run was created through the Prefect API (a deployment, the UI, a script), not by this process.
+
+    A run of a deployment, or one a runner executes by id, was asked for by whoever could reach the API; a flow
+    called in this process (`hygiene run`) was started by the person at this machine.
+    """
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None:
+        return False
+    run = context.flow_run
+    return run.deployment_id is not None or os.environ.get("PREFECT__FLOW_RUN_ID") == str(run.id)

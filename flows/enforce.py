@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 from flows.approval import ask_for_approval
-from flows.artifacts import BatchProgress, link_evidence_report, started_by_schedule
+from flows.artifacts import BatchProgress, created_through_api, link_evidence_report, started_by_schedule
 from hygiene.connector import ConnectorError, ReportsFindings
 from hygiene.enforcement import (
     BatchResult,
@@ -21,6 +21,7 @@ from hygiene.enforcement import (
     render_markdown,
     safety_verdict,
 )
+from hygiene.guards import refuse_weakened_guards
 from hygiene.holds import HoldIndex, HoldStore
 from hygiene.ledger import Ledger
 from hygiene.locations import policies_dir
@@ -46,7 +47,14 @@ def enforce_rule(
     approved: bool = False,
     pause_for_approval: bool = True,
 ) -> list[dict[str, Any]]:
-    """Enforce one rule on every system it covers; parameters are names and flags only, never personal data."""
+    """Enforce one rule on every system it covers; parameters are names and flags only, never personal data.
+
+    A parameter that would weaken a guard (a future `as_of`, `approved` through the API) is refused here, in the
+    flow, so a run created through the Prefect API is refused like one from the command line.
+    """
+    refuse_weakened_guards(
+        as_of=as_of, now=datetime.now(UTC), dry_run=dry_run, approved=approved, through_api=created_through_api()
+    )
     policy, rule = rule_for_flow(policies_dir(), controller, rule_ref, {Action.DELETE}, "enforce-rule")
     settings = Settings()
     ledger = Ledger.from_settings(settings)

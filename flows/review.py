@@ -9,7 +9,7 @@ outcome), and every erased subject goes on the suppression list.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -18,6 +18,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.enforce import REAPPEARED, active_holds, summary
 from hygiene.enforcement import BatchResult, RunContext, batches, record_findings
+from hygiene.guards import refuse_future_as_of
 from hygiene.holds import HoldIndex
 from hygiene.ledger import Ledger
 from hygiene.locations import policies_dir
@@ -36,7 +37,11 @@ REVIEW_ROWS = 500
 
 @flow(name="review-rule", persist_result=False, log_prints=False)
 def review_rule(controller: str, rule_ref: str, as_of: datetime | None = None) -> list[dict[str, Any]]:
-    """Review one rule on every system it covers; parameters are names only, never personal data."""
+    """Review one rule on every system it covers; parameters are names only, never personal data.
+
+    A review run deletes what a person marked, so it plans as of now at the latest, like enforce-rule.
+    """
+    refuse_future_as_of(as_of, datetime.now(UTC), what="as_of", dry_run_hint="review-rule has no dry run")
     policy, rule = rule_for_flow(policies_dir(), controller, rule_ref, {Action.FLAG_FOR_REVIEW}, "review-rule")
     settings = Settings()
     ledger = Ledger.from_settings(settings)
