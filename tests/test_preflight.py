@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-import cli.preflight
+from cli.demo import scene
 from deployments.serve import flow_at
 from hygiene.policy import Policy
 from sandbox.runner import RunningSandbox
@@ -75,7 +75,6 @@ def test_preflight_sandbox_runs_every_deployment_once_as_a_dry_run_and_deletes_n
     prefect_server: str, environment: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
-    scene = cli.preflight.scene
 
     @contextmanager
     def watched(policy: Policy, workspace: Path, now: datetime) -> Iterator[RunningSandbox | None]:
@@ -85,7 +84,7 @@ def test_preflight_sandbox_runs_every_deployment_once_as_a_dry_run_and_deletes_n
             yield sandbox
             seen[policy.controller] = (before, contents(sandbox, workspace))
 
-    monkeypatch.setattr(cli.preflight, "scene", watched)
+    monkeypatch.setattr("cli.preflight.scene", watched)
     result = run_cli(capsys, monkeypatch, "preflight", "--sandbox", "--json")
 
     assert "Traceback" not in result.out + result.err
