@@ -339,5 +339,5 @@ def demo() -> None:
     if not report.ok:
         raise HygieneError(f"chain broken at entry {report.broken_at}: {report.reason}")
     console.print(f"chain verified: {report.count} entries")
-    console.rule("[bold]hygiene preflight: every deployment once more, as a dry run, on the demo's world")
+    console.rule("[bold]hygiene preflight: every deployment once more, as a dry run")
     print_outcomes(checked)
