@@ -20,7 +20,7 @@ import yaml
 from cli.demo import scene
 from deployments.serve import flow_at
 from hygiene.policy import Policy
-from sandbox.runner import RunningSandbox
+from sandbox.runner import RunningSandbox, free_port
 from tests.cli_runner import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,3 +157,19 @@ def test_a_deployment_that_fails_is_one_line_with_its_reason_and_the_exit_is_1(
     assert "HYGIENE_CALMO_INVOICES" in lines[0] and "HYGIENE_CALMO_LOGBOOKS" in lines[1]
     assert "0 of 2 completed" in result.out
     assert "error: 2 of 2 deployments did not complete" in result.err
+
+
+def test_a_prefect_api_that_does_not_answer_is_one_line_before_anything_runs(
+    database_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    url = f"http://127.0.0.1:{free_port()}/api"
+    with temporary_settings(updates={PREFECT_API_URL: url}):
+        result = run_cli(capsys, monkeypatch, "preflight", "--json")
+
+    assert result.code == 1 and result.out == ""
+    assert result.err.splitlines() == [
+        f"error: the Prefect API at PREFECT_API_URL={url} cannot be reached (ConnectError): "
+        "start the server (`make ui`) or point PREFECT_API_URL at a running one"
+    ]
