@@ -38,6 +38,7 @@ from sandbox.seed import TENANTS, hubspot_client, mailchimp_client, seed_hubspot
 from sandbox.seed_files import (
     ExportFormat,
     OffersManifest,
+    balance_register,
     calmo_folder,
     offers_workbook,
     webnode_submissions,
@@ -82,15 +83,18 @@ def show_promises(policy: Policy, now: datetime) -> None:
     console.print(table)
 
 
-def prepare_workspace() -> Path:
-    """A fresh workspace with its own ledger and demo-only keys; real keys in the environment are left alone."""
-    shutil.rmtree(WORKSPACE, ignore_errors=True)
-    private_folder(WORKSPACE)  # it holds the seeded people, their letters and exports
-    os.environ["HYGIENE_DATABASE_URL"] = f"sqlite:///{WORKSPACE.resolve()}/hygiene.db"
-    os.environ["HYGIENE_REPORTS_DIR"] = str(WORKSPACE.resolve() / "reports")
+def prepare_workspace(workspace: Path = WORKSPACE) -> Path:
+    """A fresh workspace with its own ledger and demo-only keys; real keys in the environment are left alone.
+
+    `hygiene preflight --sandbox` builds the same world in a temporary folder of its own.
+    """
+    shutil.rmtree(workspace, ignore_errors=True)
+    private_folder(workspace)  # it holds the seeded people, their letters and exports
+    os.environ["HYGIENE_DATABASE_URL"] = f"sqlite:///{workspace.resolve()}/hygiene.db"
+    os.environ["HYGIENE_REPORTS_DIR"] = str(workspace.resolve() / "reports")
     for controller in CONTROLLERS:
         os.environ.setdefault(f"HYGIENE_KEY_{controller.upper()}", f"demo-only-key-{controller}-not-secret")
-    return WORKSPACE.resolve()
+    return workspace.resolve()
 
 
 @contextmanager
@@ -176,6 +180,17 @@ def register_customers(offers: OffersManifest) -> list[SeedCustomer]:
             ),
         )
     return list(customers.values())
+
+
+@contextmanager
+def balance_systems(workspace: Path, now: datetime) -> Iterator[RunningSandbox]:
+    """Balance's Mailchimp and HubSpot tenants, and the CRM export that is the paper archive's register (B2–B5)."""
+    folder = workspace / "balance"
+    folder.mkdir(parents=True, exist_ok=True)
+    register = balance_register(folder / "crm-kontakter.csv", seed=2026, now=now)
+    os.environ["HYGIENE_BALANCE_PAPER_REGISTER"] = str(register.path)
+    with vendor_tenant("balance", now) as sandbox:
+        yield sandbox
 
 
 def calmo_files(workspace: Path, now: datetime) -> AbstractContextManager[None]:
@@ -277,7 +292,7 @@ def rights_requests(policy: Policy, sandbox: RunningSandbox, workspace: Path, ta
 def scene(policy: Policy, workspace: Path, now: datetime) -> AbstractContextManager[Any]:
     setups: dict[str, Callable[[], AbstractContextManager[Any]]] = {
         "clienti": lambda: vendor_tenant("clienti", now),
-        "balance": lambda: vendor_tenant("balance", now),
+        "balance": lambda: balance_systems(workspace, now),
         "balansekonomi": lambda: vendor_tenant("balansekonomi", now),
         "stressfri": lambda: stressfri_systems(workspace, now),
         "calmo": lambda: calmo_files(workspace, now),
@@ -307,15 +322,23 @@ def demo() -> None:
         show_promises(policy, now)
     workspace = prepare_workspace()
     tally = Tally()
+    from cli.preflight import of_controller, print_outcomes  # it builds its own world from this module's scenes
+    from deployments.generate import deployment_specs
+    from deployments.preflight import preflight
+
+    specs, checked = deployment_specs(policies), []
     for policy in policies:
         with scene(policy, workspace, now) as sandbox:
             run_controller(policy, now, tally)
             attestations(policy, now, tally)
             if policy.controller == "clienti":
                 rights_requests(policy, sandbox, workspace, tally)
+            checked += preflight(of_controller(specs, policy))
     # the summary is the demo's answer: never squeeze it into a narrow pipe's 80 columns
     Console(width=max(console.width, 120)).print(summary_table(tally))
     report = Ledger.from_settings(Settings()).verify()
     if not report.ok:
         raise HygieneError(f"chain broken at entry {report.broken_at}: {report.reason}")
     console.print(f"chain verified: {report.count} entries")
+    console.rule("[bold]hygiene preflight: every deployment once more, as a dry run")
+    print_outcomes(checked)

@@ -15,6 +15,7 @@ from cli.evidence import hold_app, ledger_app
 from cli.folders import folder_app
 from cli.output import errors
 from cli.policies import deadline_command, policies_app, schedule_command
+from cli.preflight import preflight
 from cli.report import report
 from cli.requests import list_requests, request_app
 from cli.runs import run
@@ -38,6 +39,7 @@ app.command("requests")(list_requests)
 app.add_typer(breach_app, name="breach")
 app.command("deploy")(deploy)
 app.command("serve")(serve)
+app.command("preflight")(preflight)
 app.command("report")(report)
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(hold_app, name="hold")
