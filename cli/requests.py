@@ -167,16 +167,17 @@ def list_requests(
     if json:
         emit_json(rows)
         return
-    table = Table(title="open rights requests")
-    for column in ("request", "controller", "kind", "received", "deadline", "days left", "ID checked"):
-        table.add_column(column)
+    # ids and dates are copied from here, so they never wrap; the controller and the kind share a cell and "*"
+    # marks an extended deadline, so the table fits an 80-column terminal
+    table = Table(title="open rights requests (* extended)")
+    for column in ("request", "controller, kind", "received", "deadline", "days left", "ID checked"):
+        table.add_column(column, no_wrap=column in ("request", "received", "deadline"))
     for row in rows:
         table.add_row(
             row["request"],
-            row["controller"],
-            row["kind"],
+            f"{row['controller']}\n{row['kind']}",
             str(row["received"]),
-            f"{row['deadline']}{' (extended)' if row['extended'] else ''}",
+            f"{row['deadline']}{'*' if row['extended'] else ''}",
             str(row["days_left"]),
             "yes" if row["identity_checked"] else "-",
         )
