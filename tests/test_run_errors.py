@@ -26,6 +26,7 @@ def test_a_run_without_its_key_logs_one_line_and_no_traceback(
     assert state.is_failed()
     APILogHandler().flush()
     run_id = state.state_details.flow_run_id
+    assert run_id is not None
     with get_client(sync_client=True) as client:
         logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
     errors = [log.message for log in logs if log.level >= logging.ERROR]
