@@ -14,6 +14,7 @@ which `hygiene serve` says in one line each. The seeding is deterministic: the s
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import signal
@@ -119,6 +120,24 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+@contextmanager
+def playground_env(port: int | None = None) -> Iterator[World]:
+    """The world running, this process's environment aimed at it and `.demo/env` written for other shells;
+    on exit the emulators stop, the environment is restored and `.demo/env` is removed."""
+    saved = dict(os.environ)
+    try:
+        with playground_world(port) as world:
+            os.environ.pop("HYGIENE_SPREADSHEET_PASSWORD", None)
+            os.environ.update(world.env)
+            ENV_FILE.parent.mkdir(parents=True, exist_ok=True)
+            ENV_FILE.write_text(env_file_text(world.env), encoding="utf-8")
+            yield world
+    finally:
+        ENV_FILE.unlink(missing_ok=True)
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 @user_errors
 def playground(
     port: int = typer.Option(0, "--port", min=0, max=65535, help="The sandbox's port (default: a free one)."),
@@ -127,9 +146,7 @@ def playground(
     """Start the sandbox with the demo's world and write .demo/env; runs until Ctrl-C."""
     signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop ends it as cleanly as Ctrl-C
     try:
-        with playground_world(port or None) as world:
-            ENV_FILE.parent.mkdir(parents=True, exist_ok=True)
-            ENV_FILE.write_text(env_file_text(world.env), encoding="utf-8")
+        with playground_env(port or None) as world:
             if json:
                 emit_json(
                     {"env": str(ENV_FILE), "sandbox": world.sandbox_url, "people": [asdict(p) for p in world.people]}
@@ -143,7 +160,5 @@ def playground(
             threading.Event().wait()
     except KeyboardInterrupt:
         pass
-    finally:
-        ENV_FILE.unlink(missing_ok=True)
     if not json:
         console.print("playground stopped; .demo/env removed")
