@@ -191,7 +191,7 @@ def attestations(policy: Policy, now: datetime, tally: Tally) -> None:
 
 def rights_requests(policy: Policy, sandbox: RunningSandbox, workspace: Path, tally: Tally) -> None:
     """One erasure and one access request, opened, carried out and answered with a letter."""
-    from cli.requests import erase, export
+    from cli.requests import attest_by_hand, erase, export
 
     settings = Settings()
     store = RequestStore(Ledger.from_settings(settings))
@@ -201,7 +201,10 @@ def rights_requests(policy: Policy, sandbox: RunningSandbox, workspace: Path, ta
     erasure = store.open(policy, RequestKind.ERASURE, people[0], today, key)
     access = store.open(policy, RequestKind.ACCESS, people[1], today, key)
     console.rule(f"[bold]{policy.name}: an erasure request and an access request")
-    erase(erasure.request_id, out=str(workspace / "letters" / f"{erasure.request_id}.txt"), json=False)
+    letter = str(workspace / "letters" / f"{erasure.request_id}.txt")
+    erase(erasure.request_id, out=letter, json=False)
+    # the demo's person "searches" the hand-kept places (web forms) at once; for real, someone does, then attests
+    attest_by_hand(erasure.request_id, role="demo", out=letter, json=False)
     export(access.request_id, out=str(workspace / "exports" / access.request_id), json=False)
     tally.add(policy.controller, requests=2)
 

@@ -95,6 +95,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "gældende eller forsvare et retskrav (GDPR art. 17, stk. 3, litra e). De slettes, når sagen er afsluttet.",
         "by_hand": "Disse steder gennemgås og slettes manuelt af en medarbejder:",
         "by_hand_access": "Disse steder gennemgås manuelt af en medarbejder, og det, vi finder, sender vi til dig:",
+        "by_hand_done": "Disse steder er gennemgået og slettet manuelt af en medarbejder:",
         "unreachable": "Disse systemer kunne ikke gennemsøges; vi vender tilbage senest {deadline}:",
         "already": "Du blev allerede slettet hos os den {day}; der var ikke yderligere at slette.",
         "found": "Vi har fundet disse oplysninger om dig, og de er vedlagt som en maskinlæsbar fil (JSON, GDPR "
@@ -120,6 +121,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "gjeldende eller forsvare et rettskrav (GDPR art. 17 nr. 3 bokstav e). De slettes når saken er avsluttet.",
         "by_hand": "Disse stedene gjennomgås og slettes manuelt av en medarbeider:",
         "by_hand_access": "Disse stedene gjennomgås manuelt av en medarbeider, og det vi finner, sender vi til deg:",
+        "by_hand_done": "Disse stedene er gjennomgått og slettet manuelt av en medarbeider:",
         "unreachable": "Disse systemene kunne ikke gjennomsøkes; vi kommer tilbake senest {deadline}:",
         "already": "Du ble allerede slettet hos oss {day}; det var ikke mer å slette.",
         "found": "Vi har funnet disse opplysningene om deg, og de er vedlagt som en maskinlesbar fil (JSON, GDPR "
@@ -144,6 +146,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "försvara rättsliga anspråk (GDPR artikel 17.3 e). De raderas när ärendet är avslutat.",
         "by_hand": "Dessa ställen gås igenom och rensas manuellt av en medarbetare:",
         "by_hand_access": "Dessa ställen gås igenom manuellt av en medarbetare, och det vi hittar skickar vi till dig:",
+        "by_hand_done": "Dessa ställen har gåtts igenom och rensats manuellt av en medarbetare:",
         "unreachable": "Dessa system kunde inte genomsökas; vi återkommer senast {deadline}:",
         "already": "Du raderades redan hos oss den {day}; det fanns inget mer att radera.",
         "found": "Vi har hittat dessa uppgifter om dig, och de bifogas som en maskinläsbar fil (JSON, GDPR "
@@ -212,6 +215,8 @@ class ReplyFacts:
     deadline: date
     answers: Sequence[SystemAnswer]
     already_erased_on: date | None = None
+    #: a person attested the by-hand part of an erasure (`hygiene request attest`): the letter says it is done
+    by_hand_done: bool = False
 
 
 def reply_letter(policy: Policy, facts: ReplyFacts) -> str:
@@ -228,7 +233,7 @@ def reply_letter(policy: Policy, facts: ReplyFacts) -> str:
     lines += _found_or_deleted(policy, facts, text)
     lines += _kept(policy, facts.answers, text)
     # an access request asks to see, never to delete: its by-hand part is a search whose finds are sent
-    by_hand = text["by_hand" if facts.kind == "erasure" else "by_hand_access"]
+    by_hand = text["by_hand_access" if facts.kind != "erasure" else "by_hand_done" if facts.by_hand_done else "by_hand"]
     lines += _listed(policy, facts.answers, SystemStatus.BY_HAND, by_hand)
     unreachable = text["unreachable"].format(deadline=facts.deadline)
     lines += _listed(policy, facts.answers, SystemStatus.UNREACHABLE, unreachable)
