@@ -200,9 +200,9 @@ def list_requests(
         return
     # ids and dates are copied from here, so they never wrap; the controller and the kind share a cell and "*"
     # marks an extended deadline, so the table fits an 80-column terminal
-    table = Table(title="open rights requests (* extended)")
-    for column in ("request", "controller, kind", "received", "deadline", "days left", "ID checked"):
-        table.add_column(column, no_wrap=column in ("request", "received", "deadline"))
+    table = Table(title="open rights requests (* extended deadline; left: days left; ID: identity checked)")
+    for column in ("request", "controller, kind", "received", "deadline", "left", "ID"):
+        table.add_column(column, no_wrap=True)
     for row in rows:
         table.add_row(
             row["request"],

@@ -32,3 +32,16 @@ def test_schedule_keeps_a_long_cadence_to_one_line(
     s2 = next(line for line in shown.out.splitlines() if " S2 " in line)
     assert max(len(line) for line in shown.out.splitlines()) <= 80
     assert s2.split("│")[2].strip().endswith("…") and "whichever comes last" in cadences["S2"]
+
+
+def test_open_requests_fit_80_columns_with_the_id_and_dates_whole(
+    database_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened = run_cli(
+        capsys, monkeypatch, "request", "open", "--controller", "balansekonomi", "--kind", "rectification",
+        "--email", "a@example.se", "--received", "2026-11-02", "--json",
+    ).json()  # fmt: skip
+    shown = run_cli(capsys, monkeypatch, "requests", columns=80).out
+    assert max(len(line) for line in shown.splitlines()) <= 80
+    assert opened["request"] in shown and "2026-11-02" in shown and str(opened["deadline"]) in shown
+    assert "balansekonomi" in shown and "rectification" in shown
