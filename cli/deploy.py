@@ -53,10 +53,18 @@ def serve(
         "127.0.0.1", "--host", help="Address the UI listens on; another than 127.0.0.1 exposes it to that network."
     ),
     port: int = typer.Option(4200, "--port", help="Port of the UI and its API."),
+    playground: bool = typer.Option(
+        False, "--playground", help="Start the playground's world first (as `hygiene playground`) and serve on it."
+    ),
 ) -> None:
     """Keep a Prefect server with its UI and the deployments running; print the UI's address."""
     specs = specs_from(policies_dir())
     with ExitStack() as stack:
+        if playground:
+            from cli.playground import playground_env
+
+            console.print("starting the playground's world (sandbox, files, demo-only keys)…")
+            stack.enter_context(playground_env())
         url = configured_api_url()
         if url is not None:
             require_reachable(url)
@@ -73,8 +81,13 @@ def serve(
 
 
 def serve_until_interrupted(specs: list[DeploymentSpec]) -> None:
-    from deployments.serve import serve_deployments  # Prefect loads only for commands that serve
+    from deployments.serve import ready, serve_deployments  # Prefect loads only for commands that serve
 
+    specs, refused = ready(specs, policies_dir())
+    for line in refused:
+        console.print(f"[yellow]{line}[/yellow]", soft_wrap=True)
+    if not specs:
+        raise HygieneError("no deployment has what its runs need from the environment (see above): nothing to serve")
     console.print(deployments_table(specs))
     try:
         serve_deployments(specs)

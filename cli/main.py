@@ -14,6 +14,7 @@ from cli.deploy import deploy, serve
 from cli.evidence import hold_app, ledger_app
 from cli.folders import folder_app
 from cli.output import errors
+from cli.playground import playground
 from cli.policies import deadline_command, policies_app, schedule_command
 from cli.preflight import preflight
 from cli.report import report
@@ -32,6 +33,7 @@ app.add_typer(policies_app, name="policies")
 app.command("deadline")(deadline_command)
 app.command("schedule")(schedule_command)
 app.command("demo")(demo)
+app.command("playground")(playground)
 app.command("run")(run)
 app.command("attest")(attest)
 app.add_typer(request_app, name="request")

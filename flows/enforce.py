@@ -67,7 +67,7 @@ def enforce_rule(
         enforce_on_system(policy, rule, system, settings, ledger, moment, dry_run, approved, pause_for_approval)
         for system in enforcement_order(policy, rule)
     ]
-    link_evidence_report(policy, settings)
+    link_evidence_report(policy, settings, ledger)
     return [summary(report) for report in reports]
 
 

@@ -16,10 +16,14 @@ RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs", "prefect.engine")
 
 
 class OneLineErrors(logging.Filter):
-    """Strips the traceback from records about a `HygieneError`; passes every record on."""
+    """Turns a record about a `HygieneError` into the error's own line, without the traceback; passes every
+    record on."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], HygieneError):
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HygieneError):
+            lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+            record.msg, record.args = f"{type(error).__name__}: {'; '.join(lines)}", None
             record.exc_info, record.exc_text = None, None
         return True
 

@@ -24,6 +24,7 @@ from hygiene.ledger import Entry, EntryDraft, EntryKind, Ledger
 from hygiene.planner import Decision, Planned, PlanSummary, plan
 from hygiene.policy import Policy, Rule
 from hygiene.pseudonym import RECORD, SUBJECT, mask, pseudonym
+from hygiene.windows import window_for
 
 #: evidence is appended in transactions of this many entries
 _FLUSH_EVERY = 1000
@@ -270,6 +271,14 @@ def batches(items: Sequence[Planned], size: int) -> Iterator[list[Planned]]:
         yield chunk
 
 
+def overdue_deadline(ctx: RunContext, planned: Planned) -> dict[str, str]:
+    """An overdue record's deadline, so the evidence shows how late the deletion came (a date, never the record)."""
+    if planned.decision is not Decision.OVERDUE or planned.record.trigger is None:
+        return {}
+    deadline = window_for(ctx.policy, ctx.rule, planned.record.trigger).deadline
+    return {} if deadline is None else {"deadline": deadline.isoformat()}
+
+
 def act_on_batch(ctx: RunContext, connector: Connector, ledger: Ledger, batch: Sequence[Planned]) -> BatchResult:
     """Intent, permanent deletion, re-read, outcome: one batch, evidence on both sides of the vendor call."""
     intents = ledger.append(
@@ -285,6 +294,7 @@ def act_on_batch(ctx: RunContext, connector: Connector, ledger: Ledger, batch: S
                     "system": ctx.system,
                     "decision": p.decision.value,
                     "permanent": connector.capabilities.permanent_delete,
+                    **overdue_deadline(ctx, p),
                 },
             )
             for p in batch
