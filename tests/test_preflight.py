@@ -48,12 +48,15 @@ def committed_deployments() -> list[dict[str, Any]]:
 def contents(sandbox: RunningSandbox | None, workspace: Path) -> frozenset[str]:
     """Everything a deletion could take: members and their status, contacts, messages and their labels, files.
 
-    The ledger grows with every run and is left out; it is evidence, not the systems' data.
+    The ledger and the evidence reports grow with every run and are left out; they are evidence, not the
+    systems' data.
     """
     files = {
         f"file:{path.relative_to(workspace)}:{path.stat().st_size}:{path.stat().st_mtime_ns}"
         for path in workspace.rglob("*")
-        if path.is_file() and not path.name.startswith("hygiene.db")
+        if path.is_file()
+        and not path.name.startswith("hygiene.db")
+        and "reports" not in path.relative_to(workspace).parts
     }
     if sandbox is None:
         return frozenset(files)
