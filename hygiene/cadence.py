@@ -87,9 +87,11 @@ class EveryCadence(_Strict):
     @classmethod
     def _valid_period(cls, value: str) -> str:
         try:
-            Period.parse(value)
+            period = Period.parse(value)
         except PeriodError as exc:
             raise ValueError(str(exc)) from exc
+        if period.elapsed is not None:
+            raise ValueError(f"'{value}': an interval between runs is counted in days, weeks, months or years")
         return value
 
     @property
