@@ -153,6 +153,17 @@ def next_runs(cadence: Cadence, after: datetime, count: int, zone: ZoneInfo) -> 
     return list(islice(iterate_runs(cadence, after, zone, last_run=None), count))
 
 
+def previous_run(cadence: Cadence, before: datetime, zone: ZoneInfo) -> datetime | None:
+    """The last scheduled run strictly before `before` within the last 400 days (every cadence here runs yearly
+    or more often), assuming each run happens when scheduled; None if there was none."""
+    last = None
+    for run in iterate_runs(cadence, before - timedelta(days=400), zone, last_run=None):
+        if run >= before:
+            return last
+        last = run
+    return last
+
+
 def iterate_runs(cadence: Cadence, after: datetime, zone: ZoneInfo, last_run: datetime | None) -> Iterator[datetime]:
     require_aware(after, "schedule start")
     if not isinstance(cadence, LatestOfCadence):

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
+from hygiene.cadence import previous_run
 from hygiene.connector import Record
 from hygiene.enforcement import RunContext
 from hygiene.errors import HygieneError
@@ -120,10 +121,18 @@ def is_bookkeeping_review(ctx: RunContext) -> bool:
 
 
 def sweep_item(ctx: RunContext) -> ChecklistItem:
-    """The one item of a monthly sweep with no per-record data (S3): delete what is dated before the run day."""
-    day = ctx.as_of.astimezone(ctx.policy.zone).date()
-    record = Record(f"before:{day.isoformat()}", "", datetime.combine(day, time(0), tzinfo=ctx.policy.zone))
-    window = window_for(ctx.policy, ctx.rule, record.trigger) if record.trigger else None
+    """The one item of a monthly sweep with no per-record data (S3): delete what is dated before the run day.
+
+    Its deadline is that of the oldest message the sweep is for, one dated at the previous scheduled run (older
+    ones were the previous sweep's): for S3's monthly run and its "1 month + 7 days", the run day plus the week
+    of grace. Counted from the run day itself, a sweep answered a month late would be recorded as on time.
+    """
+    zone = ctx.policy.zone
+    day = ctx.as_of.astimezone(zone).date()
+    start_of_day = datetime.combine(day, time(0), tzinfo=zone)
+    record = Record(f"before:{day.isoformat()}", "", start_of_day)
+    previous = None if ctx.rule.cadence is None else previous_run(ctx.rule.cadence, start_of_day, zone)
+    window = window_for(ctx.policy, ctx.rule, previous or start_of_day)
     reference = ctx.record_pseudonym(record)
     return ChecklistItem(
         field=_field(reference, _FIELD_TAIL),
@@ -132,7 +141,7 @@ def sweep_item(ctx: RunContext) -> ChecklistItem:
         kind=f"{ctx.rule.covers.records}: delete every one dated before {day.isoformat()}",
         dated=day.isoformat(),
         decision=Decision.DUE,
-        deadline=None if window is None else window.deadline,
+        deadline=window.deadline,
     )
 
 

@@ -194,6 +194,7 @@ def test_the_august_review_lists_the_expired_bookkeeping_years_once(database_url
     august = datetime.fromisoformat("2026-08-01T09:00:00+02:00")
     [first] = attest("stressfri", "S5", as_of=august, demo_answer=True)
     assert first["items"] == 5 and first["outcome"] == "attested"  # financial years 2016 to 2020
+    assert first["overdue"] == 4  # 2016 to 2019 were due at earlier Augusts' reviews; 2020 at this one
     [second] = attest("stressfri", "S5", as_of=august, demo_answer=True)
     assert second["items"] == 0 and second["settled"] == 5
     roles = {e.payload["role"] for e in Ledger(database_url).entries(kinds={EntryKind.ATTESTATION})}

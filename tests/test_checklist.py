@@ -17,6 +17,7 @@ from hygiene.checklist import (
     checklist_items,
     safe_note,
     settled_records,
+    sweep_item,
     verify_attested,
 )
 from hygiene.connector import Record
@@ -112,3 +113,21 @@ def test_the_export_a_checklist_came_from_cannot_verify_it(database_url: str) ->
     ledger.append(attestation_drafts(ctx, done, answer(done), ledger))
     with pytest.raises(SameExport):
         verify_attested(context(), attested_unverified(ledger, "stressfri", "S1", "webnode"), set(), "a" * 64)
+
+
+@pytest.mark.parametrize(
+    ("run", "deadline"),
+    [
+        ("2026-11-01T08:00:00+01:00", "2026-11-08T23:59:59+01:00"),
+        ("2027-03-01T08:00:00+01:00", "2027-03-08T23:59:59+01:00"),
+    ],
+)
+def test_the_monthly_phone_sweep_is_due_a_week_after_its_run_not_a_month(run: str, deadline: str) -> None:
+    """S3 "slettet hver mnd.": the sweep's deadline is the run day plus its week of grace."""
+    rule = STRESSFRI.rule("S3")
+    assert rule is not None
+    ctx = RunContext(
+        policy=STRESSFRI, rule=rule, system="phone", as_of=datetime.fromisoformat(run), dry_run=False, key=KEY
+    )
+    item = sweep_item(ctx)
+    assert item.deadline is not None and item.deadline.isoformat() == deadline

@@ -69,8 +69,15 @@ PROMISES = {
     "S3": Promise("stressfri", "2026-04-30T10:00+02:00", None, "2026-06-06T23:59:59+02:00", MONTHLY_8, "attest"),
     # "tidligst etter 5 år": no deadline stated
     "S4": Promise("stressfri", "2021-02-28T10:00+01:00", "2026-02-28T23:59:59+01:00", None, MONTHLY_7, "delete"),
-    # bokføringsloven: 5 years from the end of the financial year; reviewed every August
-    "S5": Promise("stressfri", "2020-03-15T10:00+01:00", "2025-12-31T23:59:59+01:00", None, AUGUST, "flag_for_review"),
+    # bokføringsloven: 5 years from the end of the financial year; reviewed by the end of the next August
+    "S5": Promise(
+        "stressfri",
+        "2020-03-15T10:00+01:00",
+        "2025-12-31T23:59:59+01:00",
+        "2026-08-31T23:59:59+02:00",
+        AUGUST,
+        "attest",
+    ),
     "S6": Promise("stressfri", None, None, None, ON_DEMAND, "none"),
     # 1 May 2026 is a Friday and a holiday in Norway: Monday 4 May, as `hygiene deadline` says
     "S7": Promise(
