@@ -51,3 +51,18 @@ def test_a_quarter_written_wrongly_is_one_line(
     result = run_cli(capsys, monkeypatch, "report", "--controller", "calmo", "--quarter", "2026-Q5")
     lines = [line for line in result.err.splitlines() if line.strip()]
     assert result.code == 1 and lines == ["error: '2026-Q5' is not a quarter: write it as YYYYQn, e.g. 2026Q4"]
+
+
+def test_a_notice_that_states_no_period_is_a_finding_of_the_report(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Balansekonomi's notice names the CRM and Apsis/Mailchimp but no retention period: the report says so."""
+    out = tmp_path / "report"
+    result = run_cli(
+        capsys, monkeypatch, "report", "--controller", "balansekonomi", "--quarter", "2026Q4", "--out", str(out)
+    )
+    assert result.code == 0, result.err
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert "Findings in the notice: no period promised" in markdown
+    assert "| E4 | crm, mailchimp, apsis, web_forms |" in markdown
+    assert "| E4 | Show that the notice states no retention period" in markdown and "no period promised |" in markdown

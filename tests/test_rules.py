@@ -83,6 +83,8 @@ PROMISES = {
     "S7": Promise(
         "stressfri", "2026-04-01T09:00+02:00", None, "2026-05-04T23:59:59+02:00", ON_DEMAND, "answer_request"
     ),
+    # "Annen dokumentasjon, som kundeavtaler, lagres lokalt på Mac": no period promised
+    "S9": Promise("stressfri", None, None, None, ON_DEMAND, "none"),
     "S8": Promise("stressfri", "2026-12-31T10:00+01:00", None, "2027-04-02T23:59:59+02:00", QUARTERLY, "delete"),
     # Calmo (DK): "minimum 5 år i henhold til gældende krav fra SKAT": from the financial year's end
     "K1": Promise(
@@ -112,12 +114,16 @@ PROMISES = {
     ),
     # GDPR's month ends Saturday 28 February, so on Monday 2 March (1182/71 Art. 3(4)), as `hygiene deadline` says
     "B7": Promise("balance", "2026-01-31T09:00+01:00", None, "2026-03-02T23:59:59+01:00", ON_DEMAND, "answer_request"),
+    # "nødvendig mailkorrespondance arkiveres i Microsoft Outlook": no period promised
+    "B8": Promise("balance", None, None, None, ON_DEMAND, "none"),
     # Balansekonomi (SE)
     "E1": Promise(
         "balansekonomi", "2025-03-17T09:00+01:00", None, "2025-04-17T23:59:59+02:00", ON_DEMAND, "answer_request"
     ),
     "E2": Promise("balansekonomi", None, None, None, DAILY_6, "flag_for_review"),
     "E3": Promise("balansekonomi", None, None, None, DAILY_6, "detect_and_flag"),
+    # the notice states no retention period at all
+    "E4": Promise("balansekonomi", None, None, None, ON_DEMAND, "none"),
 }
 
 
@@ -201,3 +207,18 @@ def test_a_breach_window_is_72_elapsed_hours_in_both_directions_of_dst(
         capsys, monkeypatch, "policies", "window", "calmo", "K4", "--trigger", "2026-03-27T10:00+01:00", "--json"
     ).json()
     assert window["deadline"] == "2026-03-30T11:00:00+02:00"
+
+
+@pytest.mark.parametrize(
+    ("controller", "gaps"), [("stressfri", ["S6", "S9"]), ("balance", ["B8"]), ("balansekonomi", ["E4"])]
+)
+def test_the_schedule_shows_every_place_the_notice_gives_no_period(
+    controller: str, gaps: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hano, the Mac, Outlook and all of Balansekonomi: a finding in the schedule, not a silence."""
+    schedule = run_cli(
+        capsys, monkeypatch, "schedule", "--controller", controller, "--after", "2026-11-23T00:00+01:00", "--json"
+    ).json()
+    assert [s["ref"] for s in schedule if s["finding"] == "no_period_promised"] == gaps
+    table = run_cli(capsys, monkeypatch, "schedule", "--controller", controller, "--after", "2026-11-23T00:00+01:00")
+    assert table.out.count("no period promised") == len(gaps)
