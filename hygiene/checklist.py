@@ -43,6 +43,9 @@ STILL_PRESENT = "still_present"
 REMINDER = "unanswered_checklist"
 REFUSED = "attestation_refused"
 
+#: the record attribute a register sets when an agreement, not the rule, governs the customer's material (B4)
+AGREEMENT = "agreement"
+_AGREEMENT_NOTES = {"all_in": "ALL-IN agreement: its terms govern the customer material"}
 _FIELD_TAIL = 6
 _LONG_DIGITS = re.compile(r"\d[\d ]{6,}\d")
 
@@ -167,15 +170,28 @@ def _item(ctx: RunContext, reference: str, planned: Planned, tail: int, to_the_m
     record = planned.record
     assert record.trigger is not None  # the planner refuses undated records
     local = record.trigger.astimezone(ctx.policy.zone)
+    note = _AGREEMENT_NOTES.get(record.attributes.get(AGREEMENT, "")) if ctx.rule.covers.exception else None
     return ChecklistItem(
         field=_field(reference, tail),
         record=reference,
         subject=ctx.subject_pseudonym(record) if record.subject else None,
-        kind=ctx.rule.covers.records,
+        kind=ctx.rule.covers.records if note is None else f"{ctx.rule.covers.records} ({note})",
         dated=local.strftime("%Y-%m-%d %H:%M") if to_the_minute else local.date().isoformat(),
         decision=planned.decision,
         deadline=window_for(ctx.policy, ctx.rule, record.trigger).deadline,
     )
+
+
+def instruction(ctx: RunContext) -> str:
+    """What the person is asked to do, with the rule's exception (what is returned or kept, not shredded)."""
+    system = ctx.policy.systems[ctx.system]
+    text = (
+        f"In {system.description}: delete or shred each item below (find it by its date and kind; the "
+        "reference is its masked pseudonym), then tick it, give your name and role, and submit. "
+        "Leave an item unticked if it is not done; it stays on the next checklist."
+    )
+    exception = ctx.rule.covers.exception
+    return text if exception is None else f"{text} Except: {' '.join(exception.split())}"
 
 
 def _field(reference: str, tail: int) -> str:

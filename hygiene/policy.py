@@ -88,9 +88,13 @@ class Quote(_Strict):
 
 
 class Coverage(_Strict):
+    """What a rule reaches; `exception` is what a person must keep or return instead of deleting it (B4), which
+    the checklist carries so the one who shreds sees it."""
+
     systems: tuple[str, ...] = Field(min_length=1)
     records: str
     selection: dict[str, str] = Field(default_factory=dict)
+    exception: str | None = None
 
 
 class Trigger(_Strict):

@@ -11,7 +11,8 @@ ALL-IN agreement. This connector reads that register as the CRM exports it (CSV 
 | Forløb slut       | when the course ended (B2, B3), empty while it runs                          |
 | Samarbejde slut   | when the collaboration ended (B4, B5), empty while it runs                   |
 | Nyhedsbrev        | "ja" while the person receives the newsletter (B2's exemption)               |
-| ALL-IN aftale     | "ja" when an ALL-IN agreement governs the customer's material (B5 selection) |
+| ALL-IN aftale     | "ja" when an ALL-IN agreement governs the customer's material (B5 selection; |
+|                   | B4 marks the item, so its customer material is handled by the agreement)     |
 
 The newsletter flag stands in for a look-up in Mailchimp until that connector can answer it. A row whose date
 for the rule's trigger is empty has not ended, so it is not a record of that rule. Read-only: paper is shredded
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
+from hygiene.checklist import AGREEMENT
 from hygiene.connector import AbsenceProof, Capabilities, Receipt, Record
 from integrations.file_errors import DeletionByHand, MalformedFile, cell_position
 from integrations.spreadsheet import canonical, is_blank, locate_columns, read_date
@@ -69,21 +71,24 @@ class RegisterConnector:
         rows = table_rows(self.path)
         header = next(rows, (1, ()))[1]
         found = locate_columns(header, labels, str(self.path), required=("contact", trigger, *selection))
+        agreements = "all_in_agreement" in found
         for number, values in rows:
             if is_blank(values):
                 continue
             cells = {key: values[index] if index < len(values) else None for key, index in found.items()}
             ended = read_date(cells[trigger], self.tz, str(self.path), number, labels[trigger][0])
             if ended is not None and self._selected(cells, selection, number):
-                yield self._record(cells, ended, number)
+                yield self._record(cells, ended, number, agreements)
 
-    def _record(self, cells: Mapping[str, object], ended: datetime, number: int) -> Record:
+    def _record(self, cells: Mapping[str, object], ended: datetime, number: int, agreements: bool) -> Record:
         contact = canonical(cells["contact"])
         if not contact:
             raise MalformedFile(f"{cell_position(str(self.path), number, self.columns.contact)}: no contact id")
         attributes = {"row": str(number)}
         if self._flag(cells.get("newsletter"), "newsletter", number):
             attributes["exemption"] = "newsletter_recipient"
+        if agreements and self._flag(cells.get("all_in_agreement"), "all_in_agreement", number):
+            attributes[AGREEMENT] = "all_in"
         subject = canonical(cells.get("email")).lower() or contact
         return Record(contact, subject, ended, attributes)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -15,6 +16,7 @@ from hygiene.checklist import (
     attestation_drafts,
     attested_unverified,
     checklist_items,
+    instruction,
     safe_note,
     settled_records,
     sweep_item,
@@ -26,6 +28,7 @@ from hygiene.ledger import Ledger
 from hygiene.locations import policies_dir
 from hygiene.planner import plan
 from hygiene.policies import load_policy
+from sandbox.seed_files import balance_register
 
 STRESSFRI = load_policy(policies_dir(), "stressfri")
 AS_OF = datetime.fromisoformat("2026-11-01T08:00:00+01:00")
@@ -131,3 +134,24 @@ def test_the_monthly_phone_sweep_is_due_a_week_after_its_run_not_a_month(run: st
     )
     item = sweep_item(ctx)
     assert item.deadline is not None and item.deadline.isoformat() == deadline
+
+
+def test_b4s_checklist_says_what_is_returned_not_shredded_and_marks_all_in_customers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    """ "Alle papirarkiver" except customer material handed over (returned) and ALL-IN customers' material."""
+    from tasks.attestation import build_checklist
+
+    manifest = balance_register(tmp_path / "crm-kontakter.csv", seed=5, now=AS_OF)
+    monkeypatch.setenv("HYGIENE_BALANCE_PAPER_REGISTER", str(manifest.path))
+    balance = load_policy(policies_dir(), "balance")
+    rule = balance.rule("B4")
+    assert rule is not None
+    ctx = RunContext(policy=balance, rule=rule, system="paper_archive", as_of=AS_OF, dry_run=False, key=KEY)
+    assert "returned to it, not shredded" in instruction(ctx) and "ALL-IN agreement" in instruction(ctx)
+    items = build_checklist.fn(ctx, Ledger(database_url)).items
+    ended = [c for c in manifest.contacts if c.collaboration_ended is not None and c.collaboration_ended < AS_OF.date()]
+    marked = [
+        item for item in items if item.kind.endswith("(ALL-IN agreement: its terms govern the customer material)")
+    ]
+    assert len(items) == len(ended) and len(marked) == sum(c.all_in for c in ended) > 0
