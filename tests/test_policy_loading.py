@@ -12,14 +12,14 @@ __all__ = ["policy_copy"]
 
 ALL_REFS = (
     [f"C{i}" for i in range(1, 8)]
-    + [f"S{i}" for i in range(1, 9)]
+    + [f"S{i}" for i in range(1, 10)]
     + [f"K{i}" for i in range(1, 5)]
-    + [f"B{i}" for i in range(1, 8)]
-    + [f"E{i}" for i in range(1, 4)]
+    + [f"B{i}" for i in range(1, 9)]
+    + [f"E{i}" for i in range(1, 5)]
 )
 
 
-def test_all_29_rules_load_and_validate() -> None:
+def test_all_32_rules_load_and_validate() -> None:
     policies, problems = check_directory(POLICIES)
     assert problems == []
     assert sorted(r.ref for p in policies for r in p.rules) == sorted(ALL_REFS)
