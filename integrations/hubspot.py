@@ -8,7 +8,8 @@ than 10,000 results in all, and the moving filter restarts the count on each pag
 needs are asked for. The selection's keys are properties to match (`lifecyclestage: customer`), except
 `properties` (comma-separated properties a detector reads; only contacts having one of them are streamed) and
 `review_property` (a yes/no property a person ticks in a review, read but not filtered on). The trigger is a
-contact property (`customer_relationship_ended_at`, `lastmodifieddate`); contacts without it are not covered.
+contact property (`customer_relationship_ended_at`, `lastmodifieddate`); contacts without it are not covered,
+and `undated` counts them (one search read for its total) so the run reports how many, never who.
 
 The trigger "unsubscribed_at" is not in the CRM: it is the newsletter's. C1 says an unsubscribe removes the
 person "fra vores mailliste og dermed fra vores system", so the contacts covered are those whose email belongs
@@ -205,6 +206,20 @@ class HubSpotConnector:
             filters.append((trigger, ""))  # "" = HAS_PROPERTY: contacts without the date are not covered
         read = (*any_of, *filter(None, [selection.get("review_property")]))
         return _Query(tuple(filters), any_of, read, trigger or None)
+
+    def undated(self, selection: Mapping[str, str], trigger: str) -> int:
+        """Contacts the selection matches that lack the trigger property (C3's customers with no end date):
+        one search, read for its `total` only, so no contact's property reaches memory."""
+        if trigger == NEWSLETTER_TRIGGER or not trigger or trigger in _ALWAYS_SET:
+            return 0
+        query = self._query(selection, trigger)
+        filters = [*self._filters(replace(query, filters=query.filters[:-1])), _filter(trigger, "NOT_HAS_PROPERTY")]
+        groups = [[*filters, *extra] for extra in ([[_filter(p, "HAS_PROPERTY")] for p in query.any_of] or [[]])]
+        page = self._search(groups, ["hs_object_id"], f"counting contacts without {trigger}")
+        total = getattr(page, "total", None)
+        if not isinstance(total, int):
+            raise MalformedAnswer("hubspot", f"counting contacts without {trigger}", "no total")
+        return total
 
     def _properties(self, query: _Query) -> list[str]:
         extra = [test.name for test in (self.bookkeeping_when, self.signup_source) if test is not None]

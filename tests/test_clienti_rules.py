@@ -170,7 +170,9 @@ def c3_truth(seeded: Seeded) -> set[str]:
 
 
 @pytest.mark.usefixtures("prefect_server")
-def test_c3_deletes_customers_24_months_after_the_relationship_ended(clienti: Seeded) -> None:
+def test_c3_deletes_customers_24_months_after_the_relationship_ended_and_counts_those_without_an_end(
+    clienti: Seeded, database_url: str
+) -> None:
     from flows.enforce import enforce_rule
 
     due = c3_truth(clienti)
@@ -179,6 +181,18 @@ def test_c3_deletes_customers_24_months_after_the_relationship_ended(clienti: Se
     [result] = enforce_rule("clienti", "C3", as_of=AS_OF, **RUN)
     assert clienti.live_contact_ids() == before - due
     assert result["deleted"] == len(due)
+    # customers with no end date cannot start their 24 months: counted in the evidence, not skipped in silence
+    undated = [
+        c for c in clienti.hubspot.contacts if c.relationship_ended is None and c.id not in clienti.newsletter_only
+    ]
+    [finding] = [e for e in Ledger(database_url).entries(run_id=result["run_id"]) if e.kind is EntryKind.FINDING]
+    assert undated and finding.payload == {
+        "system": "hubspot",
+        "finding": "trigger_missing",
+        "field": "customer_relationship_ended_at",
+        "count": len(undated),
+    }
+    assert finding.subject is None and finding.record is None
 
 
 @pytest.mark.usefixtures("prefect_server")
