@@ -155,3 +155,41 @@ def test_b4s_checklist_says_what_is_returned_not_shredded_and_marks_all_in_custo
         item for item in items if item.kind.endswith("(ALL-IN agreement: its terms govern the customer material)")
     ]
     assert len(items) == len(ended) and len(marked) == sum(c.all_in for c in ended) > 0
+
+
+def test_b2_takes_the_newsletter_status_from_mailchimp_and_starts_the_clock_when_a_member_leaves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    """ "Så længe du er modtager af vores nyhedsbrev" is MailChimp's to say; the CRM's flag is ignored."""
+    from tasks.attestation import build_checklist
+    from tests.vendor_fixtures import AS_OF as VENDOR_NOW
+    from tests.vendor_fixtures import BALANCE, aim_at, seeded_sandbox
+
+    balance = load_policy(policies_dir(), "balance")
+    rule = balance.rule("B2")
+    assert rule is not None
+    with seeded_sandbox(BALANCE, n=12) as seeded:
+        aim_at(monkeypatch, seeded, "balance")
+        subscribed = next(m for m in seeded.mailchimp.members if m.status == "subscribed")
+        left = next(m for m in seeded.mailchimp.unsubscribed() if m.unsubscribed_at is not None)
+        assert left.unsubscribed_at is not None
+        long_ago = (VENDOR_NOW - timedelta(days=60)).strftime("%d.%m.%Y")
+        before_leaving = (left.unsubscribed_at - timedelta(days=20)).astimezone(balance.zone).strftime("%d.%m.%Y")
+        rows = [
+            ("C-1", subscribed.email, long_ago, "nej"),  # on the list, whatever the CRM says: held
+            ("C-2", left.email, before_leaving, "ja"),  # left the list 20 days after the course: due from then
+            ("C-3", "ikke.paa.listen@example.dk", long_ago, "ja"),  # never on the list: due from the course's end
+        ]
+        register = tmp_path / "crm-kontakter.csv"
+        register.write_text(
+            "Kontakt-id;E-mail;Forløb slut;Nyhedsbrev\n" + "".join(f"{';'.join(row)}\n" for row in rows), "utf-8"
+        )
+        monkeypatch.setenv("HYGIENE_BALANCE_PAPER_REGISTER", str(register))
+        ctx = RunContext(policy=balance, rule=rule, system="paper_archive", as_of=VENDOR_NOW, dry_run=False, key=KEY)
+        items = build_checklist.fn(ctx, Ledger(database_url)).items
+    assert sorted(item.dated for item in items) == sorted(
+        [
+            left.unsubscribed_at.astimezone(balance.zone).date().isoformat(),
+            (VENDOR_NOW - timedelta(days=60)).date().isoformat(),
+        ]
+    )
