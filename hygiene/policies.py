@@ -128,6 +128,7 @@ def check_policy_file(path: Path) -> tuple[Policy | None, list[Problem]]:
         return None, [Problem(label, None, "controller", f"'{policy.controller}' does not match the file name")]
     problems = list(_notice_problems(label, path.parent, policy))
     problems += list(_cadence_problems(label, policy))
+    problems += list(_coverage_problems(label, policy))
     return policy, problems
 
 
@@ -181,6 +182,21 @@ def _notice_problems(label: str, directory: Path, policy: Policy) -> Iterator[Pr
     for rule in policy.rules:
         if not quote_appears(rule.quote.text, text):
             yield Problem(label, rule.ref, "quote.text", f"the quote no longer appears in {policy.notice.file}")
+
+
+def _coverage_problems(label: str, policy: Policy) -> Iterator[Problem]:
+    """Every system the notice names is shown by some rule: where it promises no period, by a rule that says
+    so (`finding: no_period_promised`), so a gap in the notice is never a silence in the schedule."""
+    covered = {system for rule in policy.rules for system in rule.covers.systems}
+    for system in policy.systems:
+        if system not in covered:
+            yield Problem(
+                label,
+                None,
+                f"systems.{system}",
+                "no rule covers it: add the rule the notice implies, or one with action none and "
+                "finding no_period_promised",
+            )
 
 
 def _cadence_problems(label: str, policy: Policy) -> Iterator[Problem]:

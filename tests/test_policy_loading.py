@@ -87,6 +87,11 @@ def _one_error(result_err: str) -> str:
             "systems: [mailchimp, salesforce]\n      records: newsletter",
             "policies/clienti.yaml: rule C1: covers.systems: unknown system 'salesforce'",
         ),
+        (
+            "systems: [mailchimp, hubspot, gmail, web_forms]",
+            "systems: [mailchimp, hubspot, gmail]",
+            "policies/clienti.yaml: systems.web_forms: no rule covers it",
+        ),
     ],
     ids=[
         "unknown-action",
@@ -96,6 +101,7 @@ def _one_error(result_err: str) -> str:
         "weekly-cannot-keep-5-days",
         "quote-not-in-notice",
         "unknown-system",
+        "system-no-rule-shows",
     ],
 )
 def test_a_broken_policy_is_one_line_naming_file_rule_and_field(
