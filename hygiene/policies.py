@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from hygiene.cadence import describe_delta, iterate_runs
 from hygiene.errors import HygieneError
 from hygiene.periods import end_of_day
-from hygiene.policy import Action, Policy, Rule
+from hygiene.policy import Action, Policy, Rule, SystemKind
 from hygiene.windows import window_for
 
 #: where the shortest window is looked for: every trigger day of one leap-year cycle
@@ -129,6 +129,7 @@ def check_policy_file(path: Path) -> tuple[Policy | None, list[Problem]]:
     problems = list(_notice_problems(label, path.parent, policy))
     problems += list(_cadence_problems(label, policy))
     problems += list(_coverage_problems(label, policy))
+    problems += list(_review_problems(label, policy))
     return policy, problems
 
 
@@ -196,6 +197,32 @@ def _coverage_problems(label: str, policy: Policy) -> Iterator[Problem]:
                 f"systems.{system}",
                 "no rule covers it: add the rule the notice implies, or one with action none and "
                 "finding no_period_promised",
+            )
+
+
+#: the options by which a hand-kept system names a register of its records, which a connector can read
+_REGISTER_OPTIONS = ("register", "register_env")
+
+
+def _review_problems(label: str, policy: Policy) -> Iterator[Problem]:
+    """A scheduled review reads its records through a connector; of a system kept by hand with no register, the
+    review is a person's checklist (Stressfri S5 with the accountant), so the rule must say attest."""
+    for rule in policy.rules:
+        if rule.action is not Action.FLAG_FOR_REVIEW or rule.cadence is None:
+            continue
+        unreadable = [
+            system
+            for system in rule.covers.systems
+            if policy.systems[system].kind is SystemKind.MANUAL
+            and not any(name in policy.systems[system].options for name in _REGISTER_OPTIONS)
+        ]
+        if unreadable:
+            yield Problem(
+                label,
+                rule.ref,
+                "action",
+                f"'{unreadable[0]}' is kept by hand with no register, so a scheduled review of it cannot read "
+                "anything: make it a checklist (action attest)",
             )
 
 

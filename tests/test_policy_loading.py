@@ -178,3 +178,22 @@ def test_bad_cli_input_is_one_line_and_exit_1(
     result = run_cli(capsys, monkeypatch, *args)
     assert result.code == 1
     assert expected in _one_error(result.err)
+
+
+def test_a_scheduled_review_of_a_system_kept_by_hand_is_refused_as_unable_to_run(
+    policy_copy: Editor, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S5 as it was: a review-rule deployment asking Visma, which has no connector, for records every August."""
+    policy_copy(
+        "stressfri",
+        lambda text: text.replace(
+            "    action: attest\n    reading: >-\n      Kept as long",
+            "    action: flag_for_review\n    reading: >-\n      Kept as long",
+        ),
+    )
+    result = run_cli(capsys, monkeypatch, "policies", "check")
+    assert result.code == 1
+    assert _one_error(result.err).endswith(
+        "policies/stressfri.yaml: rule S5: action: 'visma' is kept by hand with no register, so a scheduled review "
+        "of it cannot read anything: make it a checklist (action attest)"
+    )
