@@ -92,6 +92,11 @@ def _one_error(result_err: str) -> str:
             "systems: [mailchimp, hubspot, gmail]",
             "policies/clienti.yaml: systems.web_forms: no rule covers it",
         ),
+        (
+            '    cadence: {cron: "0 6 * * *"}\n    action: delete\n',
+            '    cadence: {cron: "0 6 * * *"}\n    action: delete\n    finding: no_period_promised\n',
+            "rule C1: a 'finding' marks a gap in the notice, so nothing is enforced: use action 'none'",
+        ),
     ],
     ids=[
         "unknown-action",
@@ -102,6 +107,7 @@ def _one_error(result_err: str) -> str:
         "quote-not-in-notice",
         "unknown-system",
         "system-no-rule-shows",
+        "finding-on-a-deleting-rule",
     ],
 )
 def test_a_broken_policy_is_one_line_naming_file_rule_and_field(
