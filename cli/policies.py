@@ -65,6 +65,7 @@ def rule_summary(policy: Policy, rule: Rule) -> dict[str, Any]:
         "exemptions": [e.value for e in rule.exemptions],
         "reading": rule.reading,
         "reason": rule.reason,
+        "finding": None if rule.finding is None else rule.finding.value,
     }
 
 
@@ -179,6 +180,7 @@ def schedule(
                     "id": rule.id,
                     "cadence": rule.cadence.describe() if rule.cadence else None,
                     "runs": times,
+                    "finding": None if rule.finding is None else rule.finding.value,
                 }
                 for rule, times in runs
             ]
@@ -190,10 +192,16 @@ def schedule(
     for rule, times in runs:
         table.add_row(
             rule.ref,
-            one_line(rule.cadence.describe() if rule.cadence else "on demand (no cadence)"),
+            one_line(_cadence_text(rule)),
             "\n".join(t.isoformat() for t in times) or "-",
         )
     console.print(table)
+
+
+def _cadence_text(rule: Rule) -> str:
+    if rule.finding is not None:
+        return f"none: {rule.finding.value.replace('_', ' ')} in the notice"
+    return rule.cadence.describe() if rule.cadence else "on demand (no cadence)"
 
 
 deadline_command = user_errors(deadline)

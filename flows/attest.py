@@ -46,6 +46,7 @@ from hygiene.cadence import next_runs
 from hygiene.checklist import (
     Checklist,
     checklist_drafts,
+    instruction,
     overdue_drafts,
     reminder_draft,
     render_checklist,
@@ -168,7 +169,7 @@ def attest_on_system(ctx: RunContext, ledger: Ledger, demo_answer: bool) -> dict
         verify_against_export(ctx, ledger, connector)
     checklist = build_checklist(ctx, ledger)
     ledger.append(checklist_drafts(ctx, checklist))
-    page = render_checklist(checklist, ctx.rule.title, _instruction(ctx))
+    page = render_checklist(checklist, ctx.rule.title, instruction(ctx))
     _publish(ctx, "checklist", page)
     logger.info(
         "%s %s on %s: %d item(s) to attest, %d overdue",
@@ -319,15 +320,6 @@ def _context(policy: Policy, rule: Rule, system: str, settings: Settings, as_of:
         dry_run=dry_run,
         key=settings.key_for(policy.controller),
         flow_run=None if context is None or context.flow_run is None else context.flow_run.id.hex,
-    )
-
-
-def _instruction(ctx: RunContext) -> str:
-    system = ctx.policy.systems[ctx.system]
-    return (
-        f"In {system.description}: delete or shred each item below (find it by its date and kind; the "
-        "reference is its masked pseudonym), then tick it, give your name and role, and submit. "
-        "Leave an item unticked if it is not done; it stays on the next checklist."
     )
 
 

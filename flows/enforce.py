@@ -20,6 +20,7 @@ from hygiene.enforcement import (
     record_findings,
     render_markdown,
     safety_verdict,
+    undated_finding,
 )
 from hygiene.guards import refuse_weakened_guards
 from hygiene.holds import HoldIndex, HoldStore
@@ -91,12 +92,23 @@ def enforce_on_system(
     start_run(ctx, ledger)
     found, acted, stopped = RunPlan(PlanSummary(), [], []), BatchResult(), None
     try:
-        source = connector_for(policy, system)
-        connector = WatchedConnector(source, watch)
+        vendor = connector_for(policy, system)
+        connector = WatchedConnector(vendor, watch)
         found = plan_records(ctx, connector, ledger, active_holds(ctx, ledger))
         record_findings(ctx, ledger, ((record, dict(REAPPEARED)) for record in watch.reappeared))
-        if isinstance(source, ReportsFindings):
-            record_findings(ctx, ledger, source.findings)
+        if isinstance(vendor, ReportsFindings):
+            record_findings(ctx, ledger, vendor.findings)
+        undated = undated_finding(ctx, vendor)
+        if undated is not None:
+            ledger.append([undated])
+            logger.warning(
+                "%s %s on %s: %s record(s) have no %s, so their clock cannot start (not covered)",
+                policy.controller,
+                rule.ref,
+                system,
+                undated.payload["count"],
+                undated.payload["field"],
+            )
         logger.info(
             "%s %s on %s: %s; reappeared after erasure: %d",
             policy.controller,

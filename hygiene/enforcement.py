@@ -18,7 +18,7 @@ from itertools import islice
 
 from pydantic import SecretStr
 
-from hygiene.connector import AbsenceProof, Connector, Receipt, Record, response_digest
+from hygiene.connector import AbsenceProof, Connector, CountsUndated, Receipt, Record, response_digest
 from hygiene.holds import HoldIndex
 from hygiene.ledger import Entry, EntryDraft, EntryKind, Ledger
 from hygiene.planner import Decision, Planned, PlanSummary, plan
@@ -245,6 +245,19 @@ def record_findings(ctx: RunContext, ledger: Ledger, found: Iterable[tuple[Recor
         count += 1
     evidence.flush()
     return count
+
+
+#: the FINDING of records a rule's selection matches that have no date to start its clock
+UNDATED = "trigger_missing"
+
+
+def undated_finding(ctx: RunContext, connector: Connector) -> EntryDraft | None:
+    """A count of the records the run could not cover for want of a trigger date, or None when there are none."""
+    if ctx.rule.trigger is None or not isinstance(connector, CountsUndated):
+        return None
+    count = connector.undated(ctx.rule.covers.selection, ctx.rule.trigger.event)
+    payload = {"finding": UNDATED, "system": ctx.system, "field": ctx.rule.trigger.event, "count": count}
+    return ctx.draft(EntryKind.FINDING, payload) if count else None
 
 
 def reason_kind(planned: Planned) -> str:

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from hygiene.errors import HygieneError
 from hygiene.ledger import ChainReport, Entry, EntryKind, Ledger
-from hygiene.policy import Policy
+from hygiene.policy import Finding, Policy
 from hygiene.pseudonym import is_pseudonym, mask
 from hygiene.requests import answer_period
 from hygiene.runs import RunRecord, runs_from
@@ -150,6 +150,7 @@ def build_report(
             header,
             chain_section(chain),
             rules_section(policy),
+            notice_findings_section(policy),
             totals_section(policy, runs, requests, by_kind[EntryKind.FINDING]),
             runs_section(runs, zone),
             overdue_section(by_kind[EntryKind.INTENT], zone),
@@ -176,13 +177,28 @@ def rules_section(policy: Policy) -> Section:
             rule.title,
             f"“{' '.join(rule.quote.text.split())}” ({rule.quote.section})",
             rule.action.value,
-            window_text(rule.window.not_before, rule.window.deadline),
+            "no period promised"
+            if rule.finding is Finding.NO_PERIOD_PROMISED
+            else window_text(rule.window.not_before, rule.window.deadline),
             rule.cadence.describe() if rule.cadence else "on demand",
         )
         for rule in policy.rules
     ]
     return Section(
         "Rules (the promises, quoted)", table=Table(("rule", "title", "quote", "action", "window", "cadence"), rows)
+    )
+
+
+def notice_findings_section(policy: Policy) -> Section:
+    """What the notice leaves unsaid: systems it names without a period, each a rule that enforces nothing."""
+    gaps = [rule for rule in policy.rules if rule.finding is Finding.NO_PERIOD_PROMISED]
+    rows = [(rule.ref, ", ".join(rule.covers.systems), rule.covers.records) for rule in gaps]
+    return Section(
+        "Findings in the notice: no period promised",
+        [f"{len(gaps)} place(s) the notice names hold personal data for no stated period; nothing is enforced there."]
+        if gaps
+        else ["Every place the notice names has a period or a rule."],
+        Table(("rule", "systems", "records"), rows) if rows else None,
     )
 
 

@@ -163,3 +163,18 @@ def test_the_report_answers_the_auditor_deadlines_requests_findings_holds_and_th
     assert any("| erased |" in line for line in requests) and any("| delivered |" in line for line in requests)
     assert "| objection |" in markdown and "open, past its deadline" in markdown
     assert EMAIL not in markdown and EMAIL.split("@")[0] not in markdown
+
+
+def test_a_notice_that_states_no_period_is_a_finding_of_the_report(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Balansekonomi's notice names the CRM and Apsis/Mailchimp but no retention period: the report says so."""
+    out = tmp_path / "report"
+    result = run_cli(
+        capsys, monkeypatch, "report", "--controller", "balansekonomi", "--quarter", "2026Q4", "--out", str(out)
+    )
+    assert result.code == 0, result.err
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert "Findings in the notice: no period promised" in markdown
+    assert "| E4 | crm, mailchimp, apsis, web_forms |" in markdown
+    assert "| E4 | Show that the notice states no retention period" in markdown and "no period promised |" in markdown
