@@ -24,6 +24,7 @@ from rich.table import Table
 from cli.output import console, user_errors
 from hygiene.cadence import next_runs
 from hygiene.errors import HygieneError
+from hygiene.keys import use_public_keys
 from hygiene.ledger import Ledger
 from hygiene.locations import policies_dir
 from hygiene.policies import load_all
@@ -87,8 +88,7 @@ def prepare_workspace() -> Path:
     WORKSPACE.mkdir(parents=True)
     os.environ["HYGIENE_DATABASE_URL"] = f"sqlite:///{WORKSPACE.resolve()}/hygiene.db"
     os.environ["HYGIENE_REPORTS_DIR"] = str(WORKSPACE.resolve() / "reports")
-    for controller in CONTROLLERS:
-        os.environ.setdefault(f"HYGIENE_KEY_{controller.upper()}", f"demo-only-key-{controller}-not-secret")
+    use_public_keys("demo", CONTROLLERS)
     return WORKSPACE.resolve()
 
 

@@ -11,11 +11,18 @@ from cli.output import JsonOption, console, emit_json, user_errors
 from hygiene.errors import HygieneError
 from hygiene.holds import Hold, HoldStore
 from hygiene.ledger import Entry, Ledger
+from hygiene.ledger_head import ChainHead, recorded_heads
 from hygiene.pseudonym import RECORD, SUBJECT, pseudonym
 from hygiene.settings import Settings
 
 ledger_app = typer.Typer(help="Verify and read the evidence ledger.", no_args_is_help=True)
 hold_app = typer.Typer(help="Legal holds: records kept despite a due deletion, with the reason.", no_args_is_help=True)
+
+
+#: repeatable; a module-level default because a list option's default may not be built in the signature
+HeadOption = typer.Option(
+    None, "--head", help="ENTRY:MAC as a report or a run's page printed it: prove the ledger still extends it."
+)
 
 
 def open_ledger() -> tuple[Settings, Ledger]:
@@ -57,16 +64,33 @@ def print_entries(entries: list[Entry], title: str) -> None:
 
 @ledger_app.command("verify")
 @user_errors
-def verify(json: bool = JsonOption) -> None:
-    """Recompute the hash chain; exit 1 naming the first broken link."""
-    _, ledger = open_ledger()
-    report = ledger.verify()
+def verify(
+    heads: list[str] | None = HeadOption,
+    json: bool = JsonOption,
+) -> None:
+    """Recompute the MAC chain and prove it extends every head given and every head the reports folder recorded;
+    exit 1 naming the first broken link."""
+    anchors = [ChainHead.parse(head, "--head") for head in heads or []]
+    settings, ledger = open_ledger()
+    report = ledger.verify([*anchors, *recorded_heads(settings.reports_dir)])
     if json:
-        emit_json({"ok": report.ok, "entries": report.count, "broken_at": report.broken_at, "reason": report.reason})
+        emit_json(
+            {
+                "ok": report.ok,
+                "entries": report.count,
+                "broken_at": report.broken_at,
+                "reason": report.reason,
+                "head": str(report.head),
+                "heads_extended": report.anchors,
+            }
+        )
     if not report.ok:
         raise HygieneError(f"chain broken at entry {report.broken_at}: {report.reason}")
     if not json:
-        console.print(f"chain verified: {report.count} entries")
+        extends = f", extending {report.anchors} recorded head(s)" if report.anchors else ""
+        console.print(
+            f"chain verified: {report.count} entries{extends}; head {report.head}", markup=False, soft_wrap=True
+        )
 
 
 @ledger_app.command("show")

@@ -9,6 +9,7 @@ import typer
 
 from cli.output import console, user_errors
 from hygiene.ledger import Ledger
+from hygiene.ledger_head import recorded_heads
 from hygiene.locations import policies_dir
 from hygiene.policies import load_policy
 from hygiene.report import REPORT_KINDS, Quarter, build_report, render_html, render_markdown, report_dir
@@ -30,7 +31,7 @@ def report(
         policy,
         period,
         ledger.entries(controller=policy.controller, kinds=REPORT_KINDS),
-        ledger.verify(),
+        ledger.verify(recorded_heads(settings.reports_dir)),
         datetime.now().astimezone(),
     )
     target = Path(out) if out else report_dir(settings.reports_dir, policy.controller, period)

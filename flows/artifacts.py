@@ -1,4 +1,5 @@
-"""What a run's page in the Prefect UI shows beside its Markdown report: progress and the evidence report's link.
+"""What a run's page in the Prefect UI shows beside its Markdown report: progress, the ledger head after the
+run, and the evidence report's link.
 
 Artifacts live in Prefect's database, so they carry counts and names only, never a record.
 """
@@ -8,9 +9,15 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from prefect.artifacts import create_link_artifact, create_progress_artifact, update_progress_artifact
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_progress_artifact,
+    update_progress_artifact,
+)
 from prefect.context import FlowRunContext
 
+from hygiene.ledger import Ledger
 from hygiene.policy import Policy
 from hygiene.report import Quarter, report_dir
 from hygiene.settings import Settings
@@ -35,6 +42,17 @@ class BatchProgress:
                 progress=100.0 * self.done / self.total,
                 description=f"{self.description}: {self.done} of {self.total}",
             )
+
+
+def publish_ledger_head(ledger: Ledger) -> None:
+    """The ledger head after this run's entries, on the run's page: an anchor outside the evidence database, so a
+    later `hygiene ledger verify --head` proves the ledger still holds what this run wrote."""
+    head = ledger.head()
+    create_markdown_artifact(
+        key="ledger-head",
+        markdown=f"# Evidence ledger head\n\n{head.line()}\n",
+        description=f"ledger head after this run: entry {head.seq}",
+    )
 
 
 def link_evidence_report(policy: Policy, settings: Settings) -> None:

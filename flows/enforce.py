@@ -9,7 +9,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 from flows.approval import ask_for_approval
-from flows.artifacts import BatchProgress, link_evidence_report, started_by_schedule
+from flows.artifacts import BatchProgress, link_evidence_report, publish_ledger_head, started_by_schedule
 from hygiene.connector import ConnectorError
 from hygiene.enforcement import (
     BatchResult,
@@ -59,6 +59,7 @@ def enforce_rule(
         enforce_on_system(policy, rule, system, settings, ledger, moment, dry_run, approved, pause_for_approval)
         for system in enforcement_order(policy, rule)
     ]
+    publish_ledger_head(ledger)
     link_evidence_report(policy, settings)
     return [summary(report) for report in reports]
 

@@ -22,6 +22,7 @@ from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from pydantic import SecretStr
 
+from flows.artifacts import publish_ledger_head
 from hygiene.delivery import seal_working_copy
 from hygiene.errors import HygieneError
 from hygiene.holds import HoldStore
@@ -184,7 +185,8 @@ def result(
     already_erased_on: date | None = None,
     held_reason: str | None = None,
 ) -> dict[str, Any]:
-    """What the flow returns: counts, kinds and dates, never the person."""
+    """What the flow returns: counts, kinds and dates, never the person; the ledger head goes on the run's page."""
+    publish_ledger_head(run.ledger)
     return {
         "request": run.request.request_id,
         "controller": run.policy.controller,

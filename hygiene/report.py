@@ -141,9 +141,15 @@ def build_report(
 
 
 def chain_section(chain: ChainReport) -> Section:
+    """The verification and, when it held, the head: what ties this report to the ledger it was made from."""
     if chain.ok:
         return Section(
-            "Chain verification", [f"Hash chain intact: all {chain.count} ledger entries recomputed and linked."]
+            "Chain verification",
+            [
+                f"Hash chain intact (HMAC-SHA256 under the ledger key): all {chain.count} ledger entries "
+                "recomputed and linked.",
+                chain.head.line(),
+            ],
         )
     return Section("Chain verification", [f"Hash chain BROKEN at entry {chain.broken_at}: {chain.reason}."])
 

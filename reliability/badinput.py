@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from hygiene.errors import HygieneError
+from hygiene.keys import use_public_keys
 from hygiene.ledger import EntryKind, Ledger
 from hygiene.locations import policies_dir
 from integrations.webnode import read_export
@@ -67,12 +68,11 @@ def workspace(root: Path) -> Iterator[Path]:
 
     shutil.copytree(policies_dir(), root / "policies", dirs_exist_ok=True)
     url = f"sqlite:///{root / 'hygiene.db'}"
-    Ledger(url).append([EntryDraft(controller="calmo", run_id="corpus", kind=EntryKind.RUN_STARTED)])
-    dispose_engine(url)
     saved = dict(os.environ)
     os.environ.update(HYGIENE_POLICIES_DIR=str(root / "policies"), HYGIENE_DATABASE_URL=url, COLUMNS="200")
-    for controller in CONTROLLERS:
-        os.environ.setdefault(f"HYGIENE_KEY_{controller.upper()}", f"corpus-key-{controller}")
+    use_public_keys("corpus", CONTROLLERS)
+    Ledger(url).append([EntryDraft(controller="calmo", run_id="corpus", kind=EntryKind.RUN_STARTED)])
+    dispose_engine(url)
     try:
         yield root
     finally:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hygiene.keys import use_public_keys
 from reliability.badinput import (
     CONTROLLERS,
     Verdict,
@@ -121,9 +122,8 @@ def crash_went_wrong(crash: CrashResult) -> bool:
 
 
 def use_campaign_keys() -> None:
-    """Throwaway pseudonym keys for the five controllers, unless the environment already sets them."""
-    for controller in CONTROLLERS:
-        os.environ.setdefault(f"HYGIENE_KEY_{controller.upper()}", f"reliability-only-key-{controller}")
+    """Throwaway pseudonym keys for the five controllers and the ledger, unless the environment sets them."""
+    use_public_keys("reliability", CONTROLLERS)
 
 
 def run_all(scratch: Path, seeds: Iterable[int], fault_seeds: Iterable[int], demo: bool) -> Figures:
