@@ -42,7 +42,7 @@ def deploy(
 @user_errors
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address the UI listens on."),
-    port: int = typer.Option(4200, "--port", help="Port of the UI and its API."),
+    port: int = typer.Option(4200, "--port", min=1, max=65535, help="Port of the UI and its API."),
 ) -> None:
     """Keep a Prefect server with its UI and the deployments running; print the UI's address."""
     specs = specs_from(policies_dir())

@@ -12,6 +12,7 @@ from cli.breach import breach_app
 from cli.demo import demo
 from cli.deploy import deploy, serve
 from cli.evidence import hold_app, ledger_app
+from cli.keys import key_app
 from cli.output import errors
 from cli.policies import deadline_command, policies_app, schedule_command
 from cli.report import report
@@ -40,6 +41,7 @@ app.command("report")(report)
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(hold_app, name="hold")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(key_app, name="key")
 
 
 def main() -> None:

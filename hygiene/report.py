@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from hygiene.errors import HygieneError
 from hygiene.ledger import ChainReport, Entry, EntryKind
+from hygiene.periods import YEARS
 from hygiene.policy import Policy
 from hygiene.pseudonym import is_pseudonym, mask
 from hygiene.runs import RunRecord, runs_from
@@ -57,7 +58,10 @@ class Quarter:
         match = _QUARTER.fullmatch(text.strip().upper())
         if match is None:
             raise BadQuarter(f"'{text}' is not a quarter: write it as YYYYQn, e.g. 2026Q4")
-        return cls(int(match.group(1)), int(match.group(2)))
+        year = int(match.group(1))
+        if not YEARS[0] <= year <= YEARS[1]:
+            raise BadQuarter(f"'{text}' is outside the years {YEARS[0]}–{YEARS[1]} this tool works in")
+        return cls(year, int(match.group(2)))
 
     @classmethod
     def of(cls, moment: datetime) -> Quarter:

@@ -156,6 +156,21 @@ STRUCTURAL: dict[str, Mutation] = {
     "country unknown": lambda d: d.update(country="XX"),
     "cadence too slow": lambda d: _deleting_rule(d).update(cadence={"cron": "0 7 1 7 *"}),
     "cadence not a mapping": lambda d: _deleting_rule(d).update(cadence="every 400 days"),
+    "rrule that never fires": lambda d: _deleting_rule(d).update(
+        cadence={"rrule": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"}
+    ),
+    "rrule that never fires, daily": lambda d: _deleting_rule(d).update(
+        cadence={"rrule": "FREQ=DAILY;BYMONTHDAY=31;BYMONTH=4"}
+    ),
+    "rrule that stops after one run": lambda d: _deleting_rule(d).update(cadence={"rrule": "FREQ=DAILY;COUNT=1"}),
+    "rrule that ended in 2001": lambda d: _deleting_rule(d).update(
+        cadence={"rrule": "FREQ=DAILY;UNTIL=20010101T000000"}
+    ),
+    "deadline of 9999 years": lambda d: _deleting_rule(d)["window"].update(deadline="9999 years"),
+    "deadline of 9999 months": lambda d: _deleting_rule(d)["window"].update(deadline="9999 months"),
+    "not_before of 9999 years": lambda d: _deleting_rule(d)["window"].update(not_before="9999 years"),
+    "controller is a path": lambda d: d.update(controller="../calmo"),
+    "controller of 4000 characters": lambda d: d.update(controller="x" * 4000),
 }
 
 TEXTUAL: dict[str, Callable[[bytes], bytes]] = {
@@ -165,6 +180,8 @@ TEXTUAL: dict[str, Callable[[bytes], bytes]] = {
     "tab indentation": lambda b: b.replace(b"\n  ", b"\n\t", 1),
     "not UTF-8": lambda b: b.replace(b"e", b"\xe9\xff", 3),
     "unclosed quote": lambda b: b + b'\nextra: "never closed\n',
+    "lists nested 20,000 deep": lambda b: b"rules: " + b"[" * 20_000 + b"]" * 20_000 + b"\n",
+    "mappings nested 20,000 deep": lambda b: b"systems: " + b"{a: " * 20_000 + b"1" + b"}" * 20_000 + b"\n",
 }
 
 
@@ -207,13 +224,18 @@ def run_policy_corpus(scratch: Path) -> list[Verdict]:
 
 
 def cli_cases() -> Iterator[tuple[str, list[str]]]:
-    """Each non-comment line of the corpus file, `{controller}` expanded to every controller."""
+    """Each non-comment line of the corpus file, `{controller}` expanded to every controller and `{long}` to a
+    4000-character name (the case is named by the line as written)."""
     for line in (CORPUS / "cli.txt").read_text(encoding="utf-8").splitlines():
         if not line.strip() or line.startswith("#"):
             continue
         for controller in CONTROLLERS if "{controller}" in line else ("",):
             text = line.replace("{controller}", controller)
-            yield f"cli: {text}", shlex.split(text)
+            yield f"cli: {text}", shlex.split(text.replace("{long}", _LONG_NAME))
+
+
+#: a name no file system takes, for `{long}` in the corpus
+_LONG_NAME = "calmo" * 800
 
 
 def run_cli_corpus(scratch: Path) -> list[Verdict]:
