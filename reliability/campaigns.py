@@ -21,6 +21,7 @@ from reliability.badinput import (
 from reliability.crash import CrashResult, attestation_crash, folder_crash, ledger_write_crash, mailchimp_crash
 from reliability.databases import BACKENDS, fresh_database
 from reliability.faults import FaultResult, fault_campaign
+from reliability.forgery import ForgeryResult, forgery_campaign
 from reliability.isolation import IsolationCheck, isolation_checks
 from reliability.privacy import PrivacyScan, demo_scan
 
@@ -35,6 +36,7 @@ class Figures:
     bad_input: list[Verdict] = field(default_factory=list)
     privacy: list[PrivacyScan] = field(default_factory=list)
     isolation: list[IsolationCheck] = field(default_factory=list)
+    forgeries: list[ForgeryResult] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
     def rows(self) -> list[tuple[str, str, str, str]]:
@@ -48,6 +50,7 @@ class Figures:
             ("duplicated evidence entries", *self._crash_sum("duplicated"), "0"),
             ("attester answers left in run inputs", *self._crash_sum("answers_left"), "0"),
             ("chains verified", *self._per_backend(self._chains), "all"),
+            ("chain forgeries detected", *self._per_backend(self._forgeries_detected), "all"),
             ("fault cases (runs to complete)", *self._per_backend(self._fault_runs), "-"),
             ("fault-run end-state diffs", *self._fault_sum(lambda f: int(f.state_differs)), "0"),
             ("vendor errors escaping as tracebacks", *self._fault_sum(lambda f: len(f.unhandled)), "0"),
@@ -73,6 +76,7 @@ class Figures:
         self.failures += [f"bad input {v.case}: {v.why}" for v in self.bad_input if not v.refused_correctly]
         self.failures += [f"privacy {p}" for p in self.privacy if p.personal_hits or p.secret_hits]
         self.failures += [f"isolation {i}" for i in self.isolation if not i.ok]
+        self.failures += [f"forgery not detected {f}" for f in self.forgeries if not f.detected]
 
     def _per_backend(self, figure: Callable[[str], str]) -> tuple[str, str]:
         lite, pg = (figure(backend) for backend in BACKENDS)
@@ -111,6 +115,10 @@ class Figures:
     def _privacy(self, name: str) -> str:
         return str(sum(getattr(p, name) for p in self.privacy)) if self.privacy else "skipped"
 
+    def _forgeries_detected(self, backend: str) -> str:
+        mine = [f for f in self.forgeries if f.backend == backend]
+        return f"{sum(f.detected for f in mine)}/{len(mine)}"
+
     def _isolated(self, backend: str) -> str:
         mine = [i for i in self.isolation if i.backend == backend]
         return f"{sum(i.ok for i in mine)}/{len(mine)}"
@@ -134,6 +142,8 @@ def run_all(scratch: Path, seeds: Iterable[int], fault_seeds: Iterable[int], dem
         for seed in fault_seeds:
             figures.faults += fault_campaign(backend, seed, scratch)
         figures.isolation += isolation_campaign(backend, scratch)
+        with fresh_database(backend, scratch) as url:
+            figures.forgeries += forgery_campaign(backend, url)
     figures.bad_input = run_cli_corpus(scratch) + run_export_corpus(scratch) + run_policy_corpus(scratch)
     figures.bad_input += run_vendor_corpus(scratch)
     if demo:
