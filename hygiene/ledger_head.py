@@ -53,7 +53,7 @@ class ChainHead:
 
     def line(self) -> str:
         """One line for a run's page or a report: the head, and how to check it later."""
-        return f"Ledger head: entry {self.seq}, MAC `{self.mac}`; check later with `{self.verify_command()}`."
+        return f"Ledger head: entry {self.seq}, MAC {self.mac}; check later with: {self.verify_command()}"
 
 
 def recorded_heads(reports_root: Path) -> Iterator[ChainHead]:

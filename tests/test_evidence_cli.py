@@ -97,7 +97,7 @@ def test_a_report_records_the_head_and_a_later_verify_holds_the_ledger_to_it(
     assert cli("report", "--controller", "calmo", "--quarter", "2026Q4").code == 0
     markdown = tmp_path / "reports" / "calmo" / "2026Q4" / "report.md"
     head = ledger.verify().head
-    assert f"Ledger head: entry 5, MAC `{head.mac}`" in markdown.read_text(encoding="utf-8")
+    assert f"Ledger head: entry 5, MAC {head.mac}" in markdown.read_text(encoding="utf-8")
     assert f"hygiene ledger verify --head {head}" in markdown.read_text(encoding="utf-8")
 
     roll_back(ledger, 3, saved)
