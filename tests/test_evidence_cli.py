@@ -15,8 +15,12 @@ from sqlalchemy import select, update
 from hygiene.keys import check_key
 from hygiene.ledger import HASHED_FIELDS, Ledger
 from hygiene.ledger_schema import canonical_json
+from sandbox.seed_files import FolderManifest
 from tests.cli_runner import Result, run_cli
 from tests.ledger_fixtures import decision
+from tests.test_enforce_folders import AS_OF, calmo_drive
+
+__all__ = ["calmo_drive"]
 
 
 @pytest.fixture
@@ -139,3 +143,23 @@ def test_key_new_prints_a_key_the_key_check_accepts(cli: Any) -> None:
 
     assert made.code == 0
     check_key(SecretStr(made.out.strip()), "the new key")
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_run_page_shows_the_ledger_head_and_verify_proves_the_ledger_extends_it(
+    cli: Any, calmo_drive: FolderManifest, database_url: str
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from flows.enforce import enforce_rule
+
+    enforce_rule("calmo", "K2", dry_run=True, as_of=AS_OF)
+    head = Ledger(database_url).head()
+    with get_client(sync_client=True) as client:
+        pages = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["ledger-head"])))
+    [page] = [p.data for p in pages if isinstance(p.data, str) and head.line() in p.data]
+    Ledger(database_url).append([decision("later-run", 1)])
+
+    printed = re.search(r"--head (\S+)", page)
+    assert printed is not None and cli("ledger", "verify", "--head", printed.group(1)).code == 0
