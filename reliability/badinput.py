@@ -156,6 +156,11 @@ STRUCTURAL: dict[str, Mutation] = {
     "country unknown": lambda d: d.update(country="XX"),
     "cadence too slow": lambda d: _deleting_rule(d).update(cadence={"cron": "0 7 1 7 *"}),
     "cadence not a mapping": lambda d: _deleting_rule(d).update(cadence="every 400 days"),
+}
+
+#: hostile values rather than mistakes: each is refused the same way in every policy, so one controller's
+#: policy carries them (the corpus stays quick enough for `make test`)
+HOSTILE: dict[str, Mutation] = {
     "rrule that never fires": lambda d: _deleting_rule(d).update(
         cadence={"rrule": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"}
     ),
@@ -172,6 +177,7 @@ STRUCTURAL: dict[str, Mutation] = {
     "controller is a path": lambda d: d.update(controller="../calmo"),
     "controller of 4000 characters": lambda d: d.update(controller="x" * 4000),
 }
+HOSTILE_CONTROLLER = "calmo"
 
 TEXTUAL: dict[str, Callable[[bytes], bytes]] = {
     "truncated at a third": lambda b: b[: len(b) // 3],
@@ -192,6 +198,8 @@ def policy_cases() -> Iterator[tuple[str, str, Callable[[Path], None]]]:
             yield f"policy {controller}: {name}", controller, _structural(mutate)
         for name, change in TEXTUAL.items():
             yield f"policy {controller}: {name}", controller, _textual(change)
+    for name, mutate in HOSTILE.items():
+        yield f"policy {HOSTILE_CONTROLLER}: {name}", HOSTILE_CONTROLLER, _structural(mutate)
 
 
 def _structural(mutate: Mutation) -> Callable[[Path], None]:
