@@ -236,9 +236,9 @@ class Ledger:
         return cls(settings.database_url, key=settings.chain_key)
 
     @functools.cached_property
-    def _key(self) -> bytes:
+    def _mac(self) -> ChainMac:
         source = self._key_source
-        return (source if isinstance(source, SecretStr) else source()).get_secret_value().encode()
+        return ChainMac((source if isinstance(source, SecretStr) else source()).get_secret_value().encode())
 
     def __repr__(self) -> str:
         return f"Ledger({masked_url(self.url)!r}, table={self.tables.entries.name!r})"
@@ -285,7 +285,7 @@ class Ledger:
         created_at = utc_now_text()
         for seq, row in enumerate(rows, start=last_seq + 1):
             row.update(seq=seq, created_at=created_at, prev_hash=prev_hash)
-            prev_hash = row["hash"] = entry_mac(self._key, row)
+            prev_hash = row["hash"] = self._mac.entry(row)
         _insert(conn, self.tables.entries, rows)
         last = rows[-1]["seq"]
         conn.execute(
@@ -333,11 +333,10 @@ class Ledger:
             rows = conn.execution_options(yield_per=_STREAM_PAGE).execute(
                 select(self.tables.entries).order_by(self.tables.entries.c.seq)
             )
-            return check_chain(self._key, (row._mapping for row in rows), ChainHead(claimed.seq, claimed.hash), anchors)
+            return check_chain(self._mac, (row._mapping for row in rows), ChainHead(claimed.seq, claimed.hash), anchors)
 
     def _head_mac(self, seq: int, mac: str) -> str:
-        # The head is a message of its own kind, so no entry's MAC can be passed off as a head's.
-        return hmac.new(self._key, f"head\x00{seq}\x00{mac}".encode(), hashlib.sha256).hexdigest()
+        return self._mac.head(seq, mac)
 
     def open_intents(self, controller: str, rule_ref: str) -> list[Entry]:
         """Intents of this rule with no outcome for the same intent_id, record and action."""
@@ -393,15 +392,30 @@ class Ledger:
             yield from conn.execution_options(yield_per=_STREAM_PAGE).execute(query)
 
 
-def entry_mac(key: bytes, row: Mapping[Any, Any]) -> str:
-    """HMAC-SHA256 hex, under the ledger key, of the canonical JSON of the stored `HASHED_FIELDS`: exactly what
-    an auditor given the key recomputes from a plain export."""
-    message = canonical_json({name: row[name] for name in HASHED_FIELDS}).encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+class ChainMac:
+    """HMAC-SHA256 under the ledger key, its key schedule computed once: that is most of a MAC's cost, and the
+    ledger takes one per entry it writes or verifies."""
+
+    def __init__(self, key: bytes) -> None:
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
+
+    def entry(self, row: Mapping[Any, Any]) -> str:
+        """The MAC of the canonical JSON of a stored row's `HASHED_FIELDS`, exactly as an auditor given the key
+        recomputes it from a plain export."""
+        return self._hex(canonical_json({name: row[name] for name in HASHED_FIELDS}).encode())
+
+    def head(self, seq: int, mac: str) -> str:
+        # The head is a message of its own kind (never JSON), so no entry's MAC can be passed off as a head's.
+        return self._hex(f"head\x00{seq}\x00{mac}".encode())
+
+    def _hex(self, message: bytes) -> str:
+        mac = self._keyed.copy()
+        mac.update(message)
+        return mac.hexdigest()
 
 
 def check_chain(
-    key: bytes, rows: Iterable[Mapping[Any, Any]], head: ChainHead, anchors: Iterable[ChainHead] = ()
+    key: ChainMac, rows: Iterable[Mapping[Any, Any]], head: ChainHead, anchors: Iterable[ChainHead] = ()
 ) -> ChainReport:
     """Walk stored rows in seq order and report the first link that does not hold, then check the head, then
     that the chain still extends every anchor (the entry an anchor names is there, with the MAC it shows)."""
@@ -430,12 +444,12 @@ def check_chain(
     return ChainReport(True, count, None, f"{count} entries, chain intact", head=found, anchors=proven)
 
 
-def _link_fault(key: bytes, row: Mapping[Any, Any], seq: int, prev_hash: str) -> tuple[int, str] | None:
+def _link_fault(key: ChainMac, row: Mapping[Any, Any], seq: int, prev_hash: str) -> tuple[int, str] | None:
     if row["seq"] != seq:
         return seq, f"entry {seq} is missing (gap before {row['seq']})"
     if row["prev_hash"] != prev_hash:
         return seq, f"entry {seq}'s prev_hash does not match entry {seq - 1}'s MAC"
-    if not hmac.compare_digest(row["hash"], entry_mac(key, row)):
+    if not hmac.compare_digest(row["hash"], key.entry(row)):
         hint = " (or HYGIENE_LEDGER_KEY is not the key this ledger was written with)" if seq == 1 else ""
         return seq, f"entry {seq}'s MAC does not match its contents{hint}"
     return None

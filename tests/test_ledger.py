@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select, text
 
 from hygiene.errors import DatabaseUnreachable
-from hygiene.ledger import DENIED_PAYLOAD_KEYS, EntryDraft, EntryKind, Ledger, entry_mac
+from hygiene.ledger import DENIED_PAYLOAD_KEYS, ChainMac, EntryDraft, EntryKind, Ledger
 from hygiene.settings import Settings
 from hygiene.store import dispose_engine
 from tests.ledger_fixtures import CONTROLLER, RULE, append_from_process, decision, record_of, subject_of
@@ -75,7 +75,7 @@ def test_an_edit_with_its_own_mac_recomputed_breaks_the_link_to_the_next_entry(l
     # Only the key's holder could recompute the MAC; the link to the next entry still shows the edit.
     ledger.append([decision("run-1", n) for n in range(5)])
     forged = {**stored_row(ledger, 2), "payload": '{"decision":"keep"}'}
-    mac = entry_mac(Settings().chain_key().get_secret_value().encode(), forged)
+    mac = ChainMac(Settings().chain_key().get_secret_value().encode()).entry(forged)
     tamper(ledger, "UPDATE {table} SET payload = :p, hash = :h WHERE seq = 2", p=forged["payload"], h=mac)
 
     report = ledger.verify()
