@@ -30,7 +30,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from hygiene.errors import BadSetting, MissingSecretKey
-from hygiene.keys import check_key
+from hygiene.keys import MAKE_KEY, check_key
 from hygiene.store import masked_url
 
 ENV_PREFIX = "HYGIENE_"
@@ -127,7 +127,7 @@ class Settings(BaseSettings):
         if key is None or not key.get_secret_value():
             raise MissingSecretKey(
                 f"no ledger key: set {LEDGER_KEY_VARIABLE}, the evidence chain's secret key, kept outside the "
-                "database (the same in every process that writes or verifies this ledger)"
+                f"database and the same in every process that writes or verifies this ledger; make one with {MAKE_KEY}"
             )
         check_key(key, f"the ledger key ({LEDGER_KEY_VARIABLE})")
         return key
