@@ -21,7 +21,8 @@ from hubspot import HubSpot
 from hubspot.crm.contacts import BatchInputSimplePublicObjectBatchInput
 from hubspot.crm.properties import PropertyCreate
 
-from hygiene.settings import key_variable
+from hygiene.keys import public_key
+from hygiene.settings import LEDGER_KEY_VARIABLE, key_variable
 from sandbox import credentials
 from sandbox.runner import RunningSandbox
 from sandbox.seed import SeededContact, Tenant, hubspot_client, seed_hubspot
@@ -147,11 +148,12 @@ def build_fleet(root: Path, count: int, sandbox: RunningSandbox, now: datetime, 
         "HYGIENE_POLICIES_DIR": str(root / "policies"),
         "HYGIENE_HUBSPOT_TOKEN": credentials.HUBSPOT_ACCESS_TOKEN,
         "HYGIENE_HUBSPOT_HOST": sandbox.hubspot_host,
+        LEDGER_KEY_VARIABLE: public_key("bench", "ledger"),
     }
     members = []
     for number, controller in enumerate(controllers):
         folders = calmo_folder(root / controller, seed=100 + number, now=now, controller=controller)
-        env[key_variable(controller)] = f"bench-only-key-{controller}"
+        env[key_variable(controller)] = public_key("bench", controller)
         env[f"HYGIENE_{controller.upper()}_INVOICES"] = str(root / controller / "fakturaer")
         env[f"HYGIENE_{controller.upper()}_LOGBOOKS"] = str(root / controller / "klientlogboeger")
         members.append(Member(controller, folders, crm[controller]))

@@ -272,6 +272,6 @@ def demo() -> None:
     report = Ledger.from_settings(Settings()).verify()
     if not report.ok:
         raise HygieneError(f"chain broken at entry {report.broken_at}: {report.reason}")
-    console.print(f"chain verified: {report.count} entries")
+    console.print(f"chain verified: {report.count} entries; head {report.head}", soft_wrap=True)
     console.rule("[bold]hygiene preflight: every deployment once more, as a dry run")
     print_outcomes(checked)

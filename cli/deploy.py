@@ -52,7 +52,7 @@ def serve(
     host: str = typer.Option(
         "127.0.0.1", "--host", help="Address the UI listens on; another than 127.0.0.1 exposes it to that network."
     ),
-    port: int = typer.Option(4200, "--port", help="Port of the UI and its API."),
+    port: int = typer.Option(4200, "--port", min=1, max=65535, help="Port of the UI and its API."),
     playground: bool = typer.Option(
         False, "--playground", help="Start the playground's world first (as `hygiene playground`) and serve on it."
     ),

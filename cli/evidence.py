@@ -11,11 +11,21 @@ from cli.output import JsonOption, console, emit_json, user_errors
 from hygiene.errors import HygieneError
 from hygiene.holds import Hold, HoldStore
 from hygiene.ledger import Entry, Ledger
+from hygiene.ledger_head import ChainHead, recorded_heads
+from hygiene.locations import policies_dir
+from hygiene.policies import known_controller, load_policy
+from hygiene.policy import Policy
 from hygiene.pseudonym import RECORD, SUBJECT, pseudonym
 from hygiene.settings import Settings
 
 ledger_app = typer.Typer(help="Verify and read the evidence ledger.", no_args_is_help=True)
 hold_app = typer.Typer(help="Legal holds: records kept despite a due deletion, with the reason.", no_args_is_help=True)
+
+
+#: repeatable; a module-level default because a list option's default may not be built in the signature
+HeadOption = typer.Option(
+    None, "--head", help="ENTRY:MAC as a report or a run's page printed it: prove the ledger still extends it."
+)
 
 
 def open_ledger() -> tuple[Settings, Ledger]:
@@ -57,16 +67,33 @@ def print_entries(entries: list[Entry], title: str) -> None:
 
 @ledger_app.command("verify")
 @user_errors
-def verify(json: bool = JsonOption) -> None:
-    """Recompute the hash chain; exit 1 naming the first broken link."""
-    _, ledger = open_ledger()
-    report = ledger.verify()
+def verify(
+    heads: list[str] | None = HeadOption,
+    json: bool = JsonOption,
+) -> None:
+    """Recompute the MAC chain and prove it extends every head given and every head the reports folder recorded;
+    exit 1 naming the first broken link."""
+    anchors = [ChainHead.parse(head, "--head") for head in heads or []]
+    settings, ledger = open_ledger()
+    report = ledger.verify([*anchors, *recorded_heads(settings.reports_dir)])
     if json:
-        emit_json({"ok": report.ok, "entries": report.count, "broken_at": report.broken_at, "reason": report.reason})
+        emit_json(
+            {
+                "ok": report.ok,
+                "entries": report.count,
+                "broken_at": report.broken_at,
+                "reason": report.reason,
+                "head": str(report.head),
+                "heads_extended": report.anchors,
+            }
+        )
     if not report.ok:
         raise HygieneError(f"chain broken at entry {report.broken_at}: {report.reason}")
     if not json:
-        console.print(f"chain verified: {report.count} entries")
+        extends = f", extending {report.anchors} recorded head(s)" if report.anchors else ""
+        console.print(
+            f"chain verified: {report.count} entries{extends}; head {report.head}", markup=False, soft_wrap=True
+        )
 
 
 @ledger_app.command("show")
@@ -101,8 +128,9 @@ def prove(
     json: bool = JsonOption,
 ) -> None:
     """Everything the evidence says about one person, found by recomputing their pseudonym locally."""
+    controller = known_controller(policies_dir(), controller)
     settings, ledger = open_ledger()
-    subject = pseudonym(settings.key_for(controller), SUBJECT, email)
+    subject = pseudonym(settings.key_for(controller), SUBJECT, checked_email(email))
     entries = list(ledger.entries(controller=controller, subject=subject))
     statements = [statement(e) for e in entries]
     if json:
@@ -122,12 +150,42 @@ def prove(
 
 
 def statement(entry: Entry) -> str:
-    result = entry.payload.get("result") or entry.payload.get("decision") or entry.kind.value
-    system = entry.payload.get("system", "")
-    return (
-        f"{entry.created_at:%Y-%m-%d %H:%M} UTC: {entry.kind.value} {result} on {system} under rule "
-        f"{entry.rule_ref} (entry {entry.seq}, run {entry.run_id})"
-    )
+    """One sentence per entry; what an entry does not have (a system, a rule) is left out, never printed empty."""
+    payload = entry.payload
+    if "request_kind" in payload:
+        outcome = payload.get("outcome")
+        what = f"{payload['request_kind']} request {payload.get('event', '')}{f' ({outcome})' if outcome else ''}"
+        source = f"request {entry.run_id}"
+    else:
+        what = f"{entry.kind.value} {payload.get('result') or payload.get('decision') or ''}"
+        source = f"run {entry.run_id}"
+    parts = [what.strip()]
+    if payload.get("system"):
+        parts.append(f"on {payload['system']}")
+    if entry.rule_ref:
+        parts.append(f"under rule {entry.rule_ref}")
+    return f"{entry.created_at:%Y-%m-%d %H:%M} UTC: {' '.join(parts)} (entry {entry.seq}, {source})"
+
+
+def checked_email(email: str) -> str:
+    """The person to pseudonymise: an email address, or the reference a policy's records name people by (Calmo's
+    client refs). An empty value, or a broken address, would name nobody yet be recorded as if it named someone."""
+    value = email.strip()
+    local, at, domain = value.rpartition("@")
+    broken = bool(at) and (not local or not domain or any(character.isspace() for character in value))
+    if not value or broken:
+        raise HygieneError("--email: not an email address (e.g. name@example.dk) nor a client reference")
+    return email
+
+
+def checked_record(policy: Policy, record: str) -> str:
+    """SYSTEM:ID with a system of the policy, the form runs pseudonymise records in; anything else would hold
+    a record no run ever meets."""
+    system, colon, record_id = record.partition(":")
+    if not (colon and record_id.strip()) or system not in policy.systems:
+        systems = ", ".join(sorted(policy.systems))
+        raise HygieneError(f"--record: write SYSTEM:ID with one of {policy.controller}'s systems ({systems})")
+    return record
 
 
 def hold_row(hold: Hold) -> dict[str, Any]:
@@ -156,15 +214,16 @@ def hold_add(
     """Keep a person's or a record's data despite due deletions (GDPR Art. 17(3)(e))."""
     if (email is None) == (record is None):
         raise HygieneError("hold add: give exactly one of --email or --record")
+    policy = load_policy(policies_dir(), controller)
     settings, ledger = open_ledger()
-    key = settings.key_for(controller)
+    key = settings.key_for(policy.controller)
     try:
         hold = HoldStore(ledger).add(
-            controller,
+            policy.controller,
             reason=reason,
             set_by=set_by,
-            subject=pseudonym(key, SUBJECT, email) if email else None,
-            record=pseudonym(key, RECORD, record) if record else None,
+            subject=pseudonym(key, SUBJECT, checked_email(email)) if email is not None else None,
+            record=pseudonym(key, RECORD, checked_record(policy, record)) if record is not None else None,
         )
     except ValueError as exc:
         raise HygieneError(f"hold add: {exc}") from None

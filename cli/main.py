@@ -13,6 +13,7 @@ from cli.demo import demo
 from cli.deploy import deploy, serve
 from cli.evidence import hold_app, ledger_app
 from cli.folders import folder_app
+from cli.keys import key_app
 from cli.output import errors
 from cli.playground import playground
 from cli.policies import deadline_command, policies_app, schedule_command
@@ -47,6 +48,7 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(hold_app, name="hold")
 app.add_typer(folder_app, name="folder")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(key_app, name="key")
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ import typer
 
 from cli.output import console, user_errors
 from hygiene.ledger import Ledger
+from hygiene.ledger_head import recorded_heads
 from hygiene.locations import policies_dir
 from hygiene.policies import load_policy
 from hygiene.report import Quarter, report_dir, write_report
@@ -26,5 +27,7 @@ def report(
     period = Quarter.parse(quarter)
     settings = Settings()
     target = Path(out) if out else report_dir(settings.reports_dir, policy.controller, period)
-    write_report(policy, period, Ledger.from_settings(settings), target, datetime.now().astimezone())
+    ledger = Ledger.from_settings(settings)
+    anchors = list(recorded_heads(settings.reports_dir))
+    write_report(policy, period, ledger, target, datetime.now().astimezone(), anchors)
     console.print(f"wrote {target / 'report.html'} and {target / 'report.md'}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+from hygiene.keys import public_key
 from sandbox import credentials
 from sandbox.runner import RunningSandbox
 from sandbox.seed import (
@@ -47,8 +48,9 @@ Environment = dict[str, str]
 
 
 def demo_key_variables(controllers: tuple[str, ...]) -> Environment:
-    """Demo-only pseudonym keys: public, so they protect nothing; never use them for real data."""
-    return {f"HYGIENE_KEY_{c.upper()}": f"demo-only-key-{c}-not-secret" for c in controllers}
+    """Demo-only pseudonym keys and ledger key: public, so they protect nothing; never use them for real data."""
+    keys = {f"HYGIENE_KEY_{c.upper()}": public_key("demo", c) for c in controllers}
+    return keys | {"HYGIENE_LEDGER_KEY": public_key("demo", "ledger")}
 
 
 def seed_vendor_tenant(

@@ -1,4 +1,5 @@
-"""What a run's page in the Prefect UI shows beside its Markdown report: progress and the evidence report's link.
+"""What a run's page in the Prefect UI shows beside its Markdown report: progress, the ledger head after the
+run, and the evidence report's link.
 
 Artifacts live in Prefect's database, so they carry counts and names only, never a record.
 """
@@ -11,10 +12,16 @@ from pathlib import Path
 from uuid import UUID
 
 from prefect import get_run_logger
-from prefect.artifacts import create_link_artifact, create_progress_artifact, update_progress_artifact
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_progress_artifact,
+    update_progress_artifact,
+)
 from prefect.context import FlowRunContext
 
 from hygiene.ledger import Ledger
+from hygiene.ledger_head import recorded_heads
 from hygiene.policy import Policy
 from hygiene.report import Quarter, report_dir, write_report
 from hygiene.settings import Settings
@@ -41,6 +48,17 @@ class BatchProgress:
             )
 
 
+def publish_ledger_head(ledger: Ledger) -> None:
+    """The ledger head after this run's entries, on the run's page: an anchor outside the evidence database, so a
+    later `hygiene ledger verify --head` proves the ledger still holds what this run wrote."""
+    head = ledger.head()
+    create_markdown_artifact(
+        key="ledger-head",
+        markdown=f"# Evidence ledger head\n\n{head.line()}\n",
+        description=f"ledger head after this run: entry {head.seq}",
+    )
+
+
 def link_evidence_report(policy: Policy, settings: Settings, ledger: Ledger) -> Path | None:
     """Write the evidence report of the quarter the run's entries fall in (the document an auditor is given),
     with this run in it, into the configured reports folder, and link the run's page to it: a link to a file
@@ -48,7 +66,8 @@ def link_evidence_report(policy: Policy, settings: Settings, ledger: Ledger) -> 
     now = datetime.now(policy.zone)
     controller, quarter = policy.controller, Quarter.of(now)
     try:
-        page = write_report(policy, quarter, ledger, report_dir(settings.reports_dir, controller, quarter), now)
+        target = report_dir(settings.reports_dir, controller, quarter)
+        page = write_report(policy, quarter, ledger, target, now, recorded_heads(settings.reports_dir))
     except OSError as exc:  # the run's work is done and recorded; only its link is lost, and the log says why
         get_run_logger().warning("evidence report not written (%s: %s); no link", type(exc).__name__, exc.strerror)
         return None

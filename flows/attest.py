@@ -41,6 +41,7 @@ from prefect.input import RunInput
 from prefect.input.actions import delete_flow_run_input, read_flow_run_input
 from pydantic import ConfigDict, Field, create_model
 
+from flows.artifacts import publish_ledger_head
 from hygiene.answers import record_answer, recover_interrupted
 from hygiene.cadence import next_runs
 from hygiene.checklist import (
@@ -117,10 +118,12 @@ def attest(
     settings = Settings()
     ledger = Ledger.from_settings(settings)
     moment = as_of or datetime.now().astimezone(policy.zone)
-    return [
+    attested = [
         attest_on_system(_context(policy, rule, system, settings, moment, dry_run), ledger, demo_answer)
         for system in rule.covers.systems
     ]
+    publish_ledger_head(ledger)
+    return attested
 
 
 @flow(name="verify-export", persist_result=False, log_prints=False)
@@ -149,6 +152,7 @@ def verify_export(controller: str, rule_ref: str, export_path: str | None = None
             )
     if not results:
         raise NothingToVerify(f"{controller}: rule {rule.ref} covers no system with an export to verify against")
+    publish_ledger_head(ledger)
     return results
 
 

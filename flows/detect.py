@@ -16,6 +16,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from flows.artifacts import publish_ledger_head
 from hygiene.connector import Connector, Record
 from hygiene.detection import DefinesFields, Detector, detector_for, scan
 from hygiene.enforcement import RunContext, record_findings
@@ -74,6 +75,7 @@ def detect_rule(controller: str, rule_ref: str, dry_run: bool = False) -> list[d
                 "findings": len(rows),
             }
         )
+    publish_ledger_head(ledger)
     return results
 
 

@@ -9,7 +9,13 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 from flows.approval import ask_for_approval
-from flows.artifacts import BatchProgress, created_through_api, link_evidence_report, started_by_schedule
+from flows.artifacts import (
+    BatchProgress,
+    created_through_api,
+    link_evidence_report,
+    publish_ledger_head,
+    started_by_schedule,
+)
 from hygiene.connector import ConnectorError, ReportsFindings
 from hygiene.enforcement import (
     BatchResult,
@@ -68,6 +74,7 @@ def enforce_rule(
         enforce_on_system(policy, rule, system, settings, ledger, moment, dry_run, approved, pause_for_approval)
         for system in enforcement_order(policy, rule)
     ]
+    publish_ledger_head(ledger)
     link_evidence_report(policy, settings, ledger)
     return [summary(report) for report in reports]
 

@@ -16,6 +16,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from flows.artifacts import publish_ledger_head
 from flows.enforce import REAPPEARED, active_holds, summary
 from hygiene.enforcement import BatchResult, RunContext, batches, record_findings
 from hygiene.guards import refuse_future_as_of
@@ -50,7 +51,11 @@ def review_rule(
     settings = Settings()
     ledger = Ledger.from_settings(settings)
     moment = as_of or datetime.now().astimezone(policy.zone)
-    return [review_on_system(policy, rule, system, settings, ledger, moment, dry_run) for system in rule.covers.systems]
+    reviewed = [
+        review_on_system(policy, rule, system, settings, ledger, moment, dry_run) for system in rule.covers.systems
+    ]
+    publish_ledger_head(ledger)
+    return reviewed
 
 
 def review_on_system(

@@ -22,6 +22,7 @@ from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from pydantic import SecretStr
 
+from flows.artifacts import publish_ledger_head
 from hygiene.delivery import seal_working_copy
 from hygiene.errors import HygieneError
 from hygiene.holds import HoldStore
@@ -199,7 +200,8 @@ def result(
     held_reason: str | None = None,
     closed: bool = True,
 ) -> dict[str, Any]:
-    """What the flow returns: counts, kinds and dates, never the person."""
+    """What the flow returns: counts, kinds and dates, never the person; the ledger head goes on the run's page."""
+    publish_ledger_head(run.ledger)
     by_hand = [a.system for a in answers if a.status is SystemStatus.BY_HAND or a.by_hand]
     return {
         "request": run.request.request_id,

@@ -8,7 +8,7 @@ Its next run is the first fixed occurrence that is also at least one interval af
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -22,6 +22,8 @@ from hygiene.periods import Period, PeriodError, require_aware
 
 #: RRules are phased from a fixed local anchor, so "every third month" means the same months in every year
 _RRULE_ANCHOR = datetime(2000, 1, 1)
+#: a rule must still fire within these years (nine of them, so a leap day counts too)
+_RRULE_HORIZON = (datetime(2100, 1, 1, tzinfo=UTC), datetime(2108, 12, 31, 23, 59, 59, tzinfo=UTC))
 
 
 class CadenceError(HygieneError):
@@ -60,9 +62,21 @@ class RRuleCadence(_Strict):
     @classmethod
     def _valid_rrule(cls, value: str) -> str:
         try:
-            recurrence.rrulestr(value, dtstart=_RRULE_ANCHOR)
+            # anchored in a zone, as every run computes it, so an UNTIL the runs cannot read is refused here
+            rule = recurrence.rrulestr(value, dtstart=_RRULE_ANCHOR.replace(tzinfo=UTC))
         except (ValueError, TypeError) as exc:
             raise ValueError(f"'{value}' is not an RRULE ({exc})") from exc
+        # A promise is kept on a schedule that never ends: a rule that stops (COUNT, UNTIL) or names a date that
+        # never comes (30 February) would leave every record waiting. The search ends at a fixed year, so an
+        # impossible rule is refused in milliseconds instead of being iterated to the end of the calendar.
+        assert isinstance(rule, recurrence.rrule)
+        ends = any(part in value.upper() for part in ("COUNT=", "UNTIL="))
+        bounded = rule if ends else rule.replace(until=_RRULE_HORIZON[1])
+        if bounded.after(_RRULE_HORIZON[0]) is None:
+            raise ValueError(
+                f"'{value}' fires no run after {_RRULE_HORIZON[0]:%Y}: a cadence must keep running "
+                "(no COUNT or UNTIL that ends it, no date that never comes)"
+            )
         return value
 
     def _rule(self, zone: ZoneInfo) -> recurrence.rrule:

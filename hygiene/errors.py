@@ -21,3 +21,15 @@ class DatabaseUnreachable(HygieneError):
 
 class UnknownHold(HygieneError):
     """A legal hold was named that does not exist or was already released."""
+
+
+class WeakSecretKey(HygieneError):
+    """A configured key is too short or too patterned to keep pseudonyms or the chain unforgeable."""
+
+
+class BadSetting(HygieneError):
+    """An environment variable holds a value of the wrong shape; the message names it, never its value."""
+
+
+class LedgerTampered(HygieneError):
+    """The ledger cannot be trusted as it stands: written by an unkeyed release, or cut short of a known head."""

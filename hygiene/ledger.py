@@ -1,9 +1,20 @@
-"""The evidence ledger: an append-only, hash-chained record of what every run decided and did.
+"""The evidence ledger: an append-only, MAC-chained record of what every run decided and did.
 
-Each entry's hash covers all its other fields and the previous entry's hash, so changing, removing or
-reordering any entry breaks every hash after it, and `verify()` names the first broken link. The chain head
-(its own one-row table) records the last seq and hash: it is the row concurrent writers queue on, and it
-exposes entries cut off the end of the chain, which no hash can.
+Each entry's MAC (HMAC-SHA256 under the ledger key, `HYGIENE_LEDGER_KEY`) covers all its other fields and the
+previous entry's MAC, so changing, removing or reordering any entry breaks every link after it, and `verify()`
+names the first broken one. A plain hash would not do: whoever can write the database could edit a row and
+recompute every later hash. The key is kept outside the database, as the pseudonym keys are, so the database
+alone cannot rewrite its own history.
+
+The chain head (its own one-row table) records the last seq and MAC, under a MAC of its own: it is the row
+concurrent writers queue on, and it exposes entries cut off the end of the chain. What the database holds can
+still be rolled back to an older copy of itself, head included; so the head is also anchored outside it:
+every run's page and every evidence report prints it (`ChainHead`, "entry N, MAC …"), and `verify` takes such
+heads and proves that the ledger still extends each one. An empty ledger verifies only when no anchor knows of
+an entry.
+
+A ledger written before the chain was keyed (plain SHA-256) is refused when opened (`LedgerTampered`): its
+hashes prove nothing against someone who could write the database, so it is never silently trusted.
 
 Entries name people and records only by keyed pseudonyms (`hygiene.pseudonym`). Callers must pass
 pseudonyms, never emails, names or vendor ids; as a second line of defence `append` rejects a subject or
@@ -19,19 +30,23 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import itertools
 import json
 import re
 import uuid
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, Table, and_, func, insert, select, update
+from pydantic import SecretStr
+from sqlalchemy import Connection, Row, Select, Table, and_, func, insert, inspect, select, update
 
+from hygiene.errors import LedgerTampered
+from hygiene.ledger_head import GENESIS_MAC, ChainHead
 from hygiene.ledger_schema import (
     DEFAULT_PREFIX,
     HEAD_ID,
@@ -45,7 +60,9 @@ from hygiene.pseudonym import is_pseudonym
 from hygiene.settings import Settings
 from hygiene.store import connection, engine_for, masked_url, write_transaction
 
-GENESIS_HASH = "0" * 64
+KeySource = SecretStr | Callable[[], SecretStr]
+GENESIS = ChainHead(0, GENESIS_MAC)
+
 HASHED_FIELDS = (
     "seq",
     "created_at",
@@ -188,26 +205,40 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class ChainReport:
-    """The result of `Ledger.verify`: `broken_at` is the seq of the first broken link, `reason` says why."""
+    """The result of `Ledger.verify`: `broken_at` is the seq of the first broken link, `reason` says why.
+
+    `head` is the chain's end as verified (entry `count` and its MAC), the value to print where the ledger
+    cannot reach; `anchors` is how many heads from outside the database the ledger was proven to extend.
+    """
 
     ok: bool
     count: int
     broken_at: int | None
     reason: str
+    head: ChainHead
+    anchors: int = 0
 
 
 class Ledger:
     """The evidence ledger in the database at `url` (SQLite file by default, PostgreSQL by URL)."""
 
-    def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX, key: KeySource | None = None) -> None:
+        """`key` is the chain's MAC key, or what gives it when first needed (reading entries needs none);
+        by default `HYGIENE_LEDGER_KEY` from the environment."""
         self.url = url
         self.engine = engine_for(url)
         self.tables: EvidenceTables = evidence_tables(prefix)
+        self._key_source: KeySource = key if key is not None else (lambda: Settings().chain_key())
         self.create_schema()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Ledger:
-        return cls(settings.database_url)
+        return cls(settings.database_url, key=settings.chain_key)
+
+    @functools.cached_property
+    def _mac(self) -> ChainMac:
+        source = self._key_source
+        return ChainMac((source if isinstance(source, SecretStr) else source()).get_secret_value().encode())
 
     def __repr__(self) -> str:
         return f"Ledger({masked_url(self.url)!r}, table={self.tables.entries.name!r})"
@@ -220,8 +251,16 @@ class Ledger:
                 conn.execute(select(func.pg_advisory_xact_lock(_SCHEMA_LOCK_KEY)))
             self.tables.metadata.create_all(conn)
             head = self.tables.head
+            if "mac" not in {column["name"] for column in inspect(conn).get_columns(head.name)}:
+                raise LedgerTampered(
+                    f"the ledger in {masked_url(self.url)} was written before the evidence chain was keyed "
+                    "(plain SHA-256, which anyone with database access can recompute), so it is not trusted: "
+                    "keep it as an archive and point HYGIENE_DATABASE_URL at a new database"
+                )
             if conn.execute(select(head.c.id)).first() is None:
-                conn.execute(insert(head).values(id=HEAD_ID, seq=0, hash=GENESIS_HASH))
+                conn.execute(
+                    insert(head).values(id=HEAD_ID, seq=0, hash=GENESIS_MAC, mac=self._head_mac(0, GENESIS_MAC))
+                )
 
     def transaction(self) -> AbstractContextManager[Connection]:
         """A write transaction; whatever else it writes commits or rolls back with its `append_within`."""
@@ -246,9 +285,14 @@ class Ledger:
         created_at = utc_now_text()
         for seq, row in enumerate(rows, start=last_seq + 1):
             row.update(seq=seq, created_at=created_at, prev_hash=prev_hash)
-            prev_hash = row["hash"] = entry_hash(row)
+            prev_hash = row["hash"] = self._mac.entry(row)
         _insert(conn, self.tables.entries, rows)
-        conn.execute(update(head).where(head.c.id == HEAD_ID).values(seq=rows[-1]["seq"], hash=prev_hash))
+        last = rows[-1]["seq"]
+        conn.execute(
+            update(head)
+            .where(head.c.id == HEAD_ID)
+            .values(seq=last, hash=prev_hash, mac=self._head_mac(last, prev_hash))
+        )
         return [_entry(row) for row in rows]
 
     def entries(
@@ -272,18 +316,27 @@ class Ledger:
         for row in self._stream(query):
             yield _entry(row._mapping)
 
-    def verify(self) -> ChainReport:
-        """Recompute every hash in chain order, in constant memory, and check the chain head."""
+    def verify(self, anchors: Iterable[ChainHead] = ()) -> ChainReport:
+        """Recompute every MAC in chain order, in constant memory, check the chain head, and prove that the
+        chain still extends every head in `anchors` (heads printed earlier, kept outside the database)."""
         head = self.tables.head
         with connection(self.engine) as conn:
             if conn.dialect.name == "postgresql":
                 # One snapshot for head and entries, so entries appended meanwhile are not a false alarm.
                 conn = conn.execution_options(isolation_level="REPEATABLE READ")
-            claimed = conn.execute(select(head.c.seq, head.c.hash).where(head.c.id == HEAD_ID)).one_or_none()
+            claimed = conn.execute(
+                select(head.c.seq, head.c.hash, head.c.mac).where(head.c.id == HEAD_ID)
+            ).one_or_none()
+            if claimed is None or not hmac.compare_digest(claimed.mac, self._head_mac(claimed.seq, claimed.hash)):
+                reason = "the chain head is missing or its MAC does not match (it was written without the key, or "
+                return ChainReport(False, 0, None, reason + "HYGIENE_LEDGER_KEY is not this ledger's key)", GENESIS)
             rows = conn.execution_options(yield_per=_STREAM_PAGE).execute(
                 select(self.tables.entries).order_by(self.tables.entries.c.seq)
             )
-            return check_chain((row._mapping for row in rows), claimed or (0, GENESIS_HASH))
+            return check_chain(self._mac, (row._mapping for row in rows), ChainHead(claimed.seq, claimed.hash), anchors)
+
+    def _head_mac(self, seq: int, mac: str) -> str:
+        return self._mac.head(seq, mac)
 
     def open_intents(self, controller: str, rule_ref: str) -> list[Entry]:
         """Intents of this rule with no outcome for the same intent_id, record and action."""
@@ -314,6 +367,13 @@ class Ledger:
                 found.append(intent)
         return found
 
+    def head(self) -> ChainHead:
+        """The chain's end as its head row records it: what a run's page prints, to be verified later."""
+        head = self.tables.head
+        with connection(self.engine) as conn:
+            seq, mac = conn.execute(select(head.c.seq, head.c.hash).where(head.c.id == HEAD_ID)).one()
+        return ChainHead(int(seq), mac)
+
     def last_seq(self) -> int:
         """The seq of the newest entry, 0 for an empty ledger."""
         with connection(self.engine) as conn:
@@ -332,37 +392,83 @@ class Ledger:
             yield from conn.execution_options(yield_per=_STREAM_PAGE).execute(query)
 
 
-def entry_hash(row: Mapping[Any, Any]) -> str:
-    """SHA-256 hex of the canonical JSON of the stored `HASHED_FIELDS`, exactly as an auditor recomputes it."""
-    return hashlib.sha256(canonical_json({name: row[name] for name in HASHED_FIELDS}).encode()).hexdigest()
+class ChainMac:
+    """HMAC-SHA256 under the ledger key, its key schedule computed once: that is most of a MAC's cost, and the
+    ledger takes one per entry it writes or verifies."""
+
+    def __init__(self, key: bytes) -> None:
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
+
+    def entry(self, row: Mapping[Any, Any]) -> str:
+        """The MAC of the canonical JSON of a stored row's `HASHED_FIELDS`, exactly as an auditor given the key
+        recomputes it from a plain export."""
+        return self._hex(canonical_json({name: row[name] for name in HASHED_FIELDS}).encode())
+
+    def head(self, seq: int, mac: str) -> str:
+        # The head is a message of its own kind (never JSON), so no entry's MAC can be passed off as a head's.
+        return self._hex(f"head\x00{seq}\x00{mac}".encode())
+
+    def _hex(self, message: bytes) -> str:
+        mac = self._keyed.copy()
+        mac.update(message)
+        return mac.hexdigest()
 
 
-def check_chain(rows: Iterable[Mapping[Any, Any]], head: tuple[int, str]) -> ChainReport:
-    """Walk stored rows in seq order and report the first link that does not hold."""
-    count, prev_hash = 0, GENESIS_HASH
+def check_chain(
+    key: ChainMac, rows: Iterable[Mapping[Any, Any]], head: ChainHead, anchors: Iterable[ChainHead] = ()
+) -> ChainReport:
+    """Walk stored rows in seq order and report the first link that does not hold, then check the head, then
+    that the chain still extends every anchor (the entry an anchor names is there, with the MAC it shows)."""
+    wanted: dict[int, list[ChainHead]] = {}
+    for anchor in anchors:
+        wanted.setdefault(anchor.seq, []).append(anchor)
+    proven, count, prev_hash = 0, 0, GENESIS_MAC
     for row in rows:
-        fault = _link_fault(row, count + 1, prev_hash)
+        fault = _link_fault(key, row, count + 1, prev_hash)
+        for anchor in wanted.pop(count + 1, []):
+            fault = fault or _anchor_fault(anchor, row["hash"])
+            proven += 1
         if fault is not None:
-            return ChainReport(False, count, *fault)
+            return ChainReport(False, count, *fault, head=ChainHead(count, prev_hash))
         count, prev_hash = count + 1, row["hash"]
-    head_seq, head_hash = head
-    if head_seq > count:
-        return ChainReport(False, count, count + 1, f"entry {count + 1} is missing: the head records {head_seq}")
-    if head_seq < count:
-        return ChainReport(False, count, head_seq + 1, f"entry {head_seq + 1} is past the head ({head_seq})")
-    if head_hash != prev_hash:
-        return ChainReport(False, count, count, f"entry {count}'s hash differs from the head's")
-    return ChainReport(True, count, None, f"{count} entries, chain intact")
+    found = ChainHead(count, prev_hash)
+    fault = _head_fault(head, found)
+    if fault is None and wanted:
+        anchor = wanted[min(wanted)][0]
+        fault = (
+            count + 1,
+            f"the ledger ends at entry {count}, but {anchor.source} shows entry {anchor.seq}: entries were removed",
+        )
+    if fault is not None:
+        return ChainReport(False, count, *fault, head=found)
+    return ChainReport(True, count, None, f"{count} entries, chain intact", head=found, anchors=proven)
 
 
-def _link_fault(row: Mapping[Any, Any], seq: int, prev_hash: str) -> tuple[int, str] | None:
+def _link_fault(key: ChainMac, row: Mapping[Any, Any], seq: int, prev_hash: str) -> tuple[int, str] | None:
     if row["seq"] != seq:
         return seq, f"entry {seq} is missing (gap before {row['seq']})"
     if row["prev_hash"] != prev_hash:
-        return seq, f"entry {seq}'s prev_hash does not match entry {seq - 1}'s hash"
-    if row["hash"] != entry_hash(row):
-        return seq, f"entry {seq}'s hash does not match its contents"
+        return seq, f"entry {seq}'s prev_hash does not match entry {seq - 1}'s MAC"
+    if not hmac.compare_digest(row["hash"], key.entry(row)):
+        hint = " (or HYGIENE_LEDGER_KEY is not the key this ledger was written with)" if seq == 1 else ""
+        return seq, f"entry {seq}'s MAC does not match its contents{hint}"
     return None
+
+
+def _head_fault(head: ChainHead, found: ChainHead) -> tuple[int, str] | None:
+    if head.seq > found.seq:
+        return found.seq + 1, f"entry {found.seq + 1} is missing: the head records {head.seq}"
+    if head.seq < found.seq:
+        return head.seq + 1, f"entry {head.seq + 1} is past the head ({head.seq})"
+    if head.mac != found.mac:
+        return found.seq, f"entry {found.seq}'s MAC differs from the head's"
+    return None
+
+
+def _anchor_fault(anchor: ChainHead, mac: str) -> tuple[int, str] | None:
+    if hmac.compare_digest(anchor.mac, mac):
+        return None
+    return anchor.seq, f"entry {anchor.seq}'s MAC is not the one {anchor.source} shows: the ledger was rewritten"
 
 
 def _insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:

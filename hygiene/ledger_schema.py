@@ -23,7 +23,10 @@ _PREFIX = re.compile(r"[a-z_][a-z0-9_]*")
 
 @dataclass(frozen=True, slots=True)
 class EvidenceTables:
-    """The ledger, its head row (the lock writers queue on, and the chain's claimed end) and the holds."""
+    """The ledger, its head row (the lock writers queue on, and the chain's claimed end) and the holds.
+
+    Each entry's `hash` column holds its MAC under the ledger key (the name is kept from the unkeyed chain).
+    """
 
     metadata: MetaData
     entries: Table
@@ -63,6 +66,8 @@ def evidence_tables(prefix: str = DEFAULT_PREFIX) -> EvidenceTables:
         Column("id", Integer, primary_key=True, autoincrement=False),
         Column("seq", BigInteger, nullable=False),
         Column("hash", String(64), nullable=False),
+        # The head's own MAC (see hygiene.ledger); its absence marks a ledger written before the chain was keyed.
+        Column("mac", String(64), nullable=False),
     )
     holds = Table(
         f"{prefix}holds",

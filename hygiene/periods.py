@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from hygiene.errors import HygieneError
@@ -50,6 +51,12 @@ _UNIT_ALIASES = {
 _TERM = re.compile(r"^\s*(\d{1,4})\s+([a-z]+)\s*$")
 #: the end of a period: the last second of its last day, local time (Art. 3(2)(b) and (c))
 END_OF_DAY = time(23, 59, 59)
+#: a period may run up to 100 years: longer ones are typing errors, and would fall off `datetime`'s calendar
+_LONGEST_MONTHS = 1200
+_LONGEST_DAYS = 36_600
+#: the years a date given to the tool may lie in: any record's trigger, far from the ends of `datetime`'s calendar
+YEARS = (1900, 2500)
+DateT = TypeVar("DateT", date, datetime)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +98,8 @@ class Period:
             raise PeriodError(
                 f"'{text.strip()}' mixes hours with calendar units: hours are elapsed time, write them alone"
             )
+        if 12 * years + months > _LONGEST_MONTHS or days > _LONGEST_DAYS or hours > 24 * _LONGEST_DAYS:
+            raise PeriodError(f"'{text.strip()}' is longer than 100 years: no retention promise runs that long")
         return cls(years=years, months=months, days=days, hours=hours)
 
     @property
@@ -154,12 +163,27 @@ def parse_datetime(text: str, what: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise HygieneError(f"{what}: '{text}' is not a valid ISO 8601 datetime (e.g. 2026-01-31T09:00+01:00)") from None
-    return require_aware(moment, what)
+        raise HygieneError(
+            f"{what}: '{_shown(text)}' is not a valid ISO 8601 datetime (e.g. 2026-01-31T09:00+01:00)"
+        ) from None
+    return require_aware(check_year(moment, what), what)
 
 
 def parse_date(text: str, what: str) -> date:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
-        raise HygieneError(f"{what}: '{text}' is not a valid ISO 8601 date (e.g. 2026-01-31)") from None
+        raise HygieneError(f"{what}: '{_shown(text)}' is not a valid ISO 8601 date (e.g. 2026-01-31)") from None
+    return check_year(day, what)
+
+
+def check_year(day: DateT, what: str) -> DateT:
+    """Refuse a date outside the years periods are computed in: a period of years from 9999, or a weekday
+    search back from year 1, would fall off the calendar `datetime` has, far from any real record."""
+    if not YEARS[0] <= day.year <= YEARS[1]:
+        raise HygieneError(f"{what}: {day.isoformat()} is outside the years {YEARS[0]}–{YEARS[1]} this tool works in")
+    return day
+
+
+def _shown(text: str) -> str:
+    return text if len(text) <= 40 else f"{text[:40]}…"

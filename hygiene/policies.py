@@ -7,6 +7,7 @@ Every problem becomes one line that names the file, the rule and the field, e.g.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -33,6 +34,9 @@ MAX_POLICY_BYTES = 1024 * 1024
 MAX_NESTING = 32
 #: ellipsis between quoted fragments: each fragment must appear in the notice, in order
 ELLIPSIS = " … "
+#: what a controller's name may be (the policy model's own pattern, bounded), and how much of a bad one is shown
+_CONTROLLER_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_SHOWN = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,11 +108,21 @@ def controllers(directory: Path) -> list[str]:
     return [path.stem for path in policy_files(directory)]
 
 
-def load_policy(directory: Path, controller: str) -> Policy:
-    path = directory / f"{controller}.yaml"
-    if not path.is_file():
+def known_controller(directory: Path, controller: str) -> str:
+    """`controller` if a policy in `directory` has that name; refused in one line otherwise.
+
+    The name is checked before it becomes part of a path: "../x" must not reach a file outside the policies,
+    and a name thousands of characters long is a one-line refusal, not the file system's error.
+    """
+    if not _CONTROLLER_NAME.fullmatch(controller) or not (directory / f"{controller}.yaml").is_file():
         known = ", ".join(controllers(directory)) or "none"
-        raise UnknownController(f"unknown controller '{controller}': known are {known} (in {directory})")
+        shown = controller if len(controller) <= _SHOWN else f"{controller[:_SHOWN]}… ({len(controller)} characters)"
+        raise UnknownController(f"unknown controller {shown!r}: known are {known} (in {directory})")
+    return controller
+
+
+def load_policy(directory: Path, controller: str) -> Policy:
+    path = directory / f"{known_controller(directory, controller)}.yaml"
     policy, problems = check_policy_file(path)
     if problems or policy is None:
         raise PolicyError(problems)
@@ -149,6 +163,9 @@ def check_policy_file(path: Path) -> tuple[Policy | None, list[Problem]]:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_BoundedLoader)
     except (OSError, UnicodeDecodeError) as exc:
         return None, [Problem(label, None, None, f"cannot be read ({exc.__class__.__name__})")]
+    except RecursionError:
+        # the parser recurses once per level: thousands of nested brackets exhaust the stack, not the policy
+        return None, [Problem(label, None, None, "not valid YAML (nested too deeply to be a policy)")]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"line {mark.line + 1}: " if mark is not None else ""

@@ -22,6 +22,8 @@ from zoneinfo import ZoneInfo
 
 from hygiene.errors import HygieneError
 from hygiene.ledger import ChainReport, Entry, EntryKind, Ledger
+from hygiene.ledger_head import ChainHead
+from hygiene.periods import YEARS
 from hygiene.policy import Finding, Policy
 from hygiene.pseudonym import is_pseudonym, mask
 from hygiene.requests import answer_period
@@ -59,7 +61,10 @@ class Quarter:
         match = _QUARTER.fullmatch(text.strip().upper())
         if match is None:
             raise BadQuarter(f"'{text}' is not a quarter: write it as YYYYQn, e.g. 2026Q4")
-        return cls(int(match.group(1)), int(match.group(2)))
+        year = int(match.group(1))
+        if not YEARS[0] <= year <= YEARS[1]:
+            raise BadQuarter(f"'{text}' is outside the years {YEARS[0]}–{YEARS[1]} this tool works in")
+        return cls(year, int(match.group(2)))
 
     @classmethod
     def of(cls, moment: datetime) -> Quarter:
@@ -88,11 +93,18 @@ def report_dir(reports_root: Path, controller: str, quarter: Quarter) -> Path:
     return reports_root / controller / str(quarter)
 
 
-def write_report(policy: Policy, quarter: Quarter, ledger: Ledger, target: Path, generated_at: datetime) -> Path:
-    """Write report.html and report.md of the quarter into `target`; returns the HTML file's absolute path."""
-    document = build_report(
-        policy, quarter, ledger.entries(controller=policy.controller, kinds=REPORT_KINDS), ledger.verify(), generated_at
-    )
+def write_report(
+    policy: Policy,
+    quarter: Quarter,
+    ledger: Ledger,
+    target: Path,
+    generated_at: datetime,
+    anchors: Iterable[ChainHead] = (),
+) -> Path:
+    """Write report.html and report.md of the quarter into `target`, the chain verified against `anchors` (heads
+    printed earlier); returns the HTML file's absolute path."""
+    entries = ledger.entries(controller=policy.controller, kinds=REPORT_KINDS)
+    document = build_report(policy, quarter, entries, ledger.verify(anchors), generated_at)
     target.mkdir(parents=True, exist_ok=True)
     (target / "report.md").write_text(render_markdown(document), encoding="utf-8")
     page = target / "report.html"
@@ -163,9 +175,15 @@ def build_report(
 
 
 def chain_section(chain: ChainReport) -> Section:
+    """The verification and, when it held, the head: what ties this report to the ledger it was made from."""
     if chain.ok:
         return Section(
-            "Chain verification", [f"Hash chain intact: all {chain.count} ledger entries recomputed and linked."]
+            "Chain verification",
+            [
+                f"Hash chain intact (HMAC-SHA256 under the ledger key): all {chain.count} ledger entries "
+                "recomputed and linked.",
+                chain.head.line(),
+            ],
         )
     return Section("Chain verification", [f"Hash chain BROKEN at entry {chain.broken_at}: {chain.reason}."])
 

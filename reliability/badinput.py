@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from hygiene.errors import HygieneError
+from hygiene.keys import use_public_keys
 from hygiene.ledger import EntryKind, Ledger
 from hygiene.locations import policies_dir
 from integrations.webnode import read_export
@@ -67,12 +68,11 @@ def workspace(root: Path) -> Iterator[Path]:
 
     shutil.copytree(policies_dir(), root / "policies", dirs_exist_ok=True)
     url = f"sqlite:///{root / 'hygiene.db'}"
-    Ledger(url).append([EntryDraft(controller="calmo", run_id="corpus", kind=EntryKind.RUN_STARTED)])
-    dispose_engine(url)
     saved = dict(os.environ)
     os.environ.update(HYGIENE_POLICIES_DIR=str(root / "policies"), HYGIENE_DATABASE_URL=url, COLUMNS="200")
-    for controller in CONTROLLERS:
-        os.environ.setdefault(f"HYGIENE_KEY_{controller.upper()}", f"corpus-key-{controller}")
+    use_public_keys("corpus", CONTROLLERS)
+    Ledger(url).append([EntryDraft(controller="calmo", run_id="corpus", kind=EntryKind.RUN_STARTED)])
+    dispose_engine(url)
     try:
         yield root
     finally:
@@ -158,6 +158,27 @@ STRUCTURAL: dict[str, Mutation] = {
     "cadence not a mapping": lambda d: _deleting_rule(d).update(cadence="every 400 days"),
 }
 
+#: hostile values rather than mistakes: each is refused the same way in every policy, so one controller's
+#: policy carries them (the corpus stays quick enough for `make test`)
+HOSTILE: dict[str, Mutation] = {
+    "rrule that never fires": lambda d: _deleting_rule(d).update(
+        cadence={"rrule": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"}
+    ),
+    "rrule that never fires, daily": lambda d: _deleting_rule(d).update(
+        cadence={"rrule": "FREQ=DAILY;BYMONTHDAY=31;BYMONTH=4"}
+    ),
+    "rrule that stops after one run": lambda d: _deleting_rule(d).update(cadence={"rrule": "FREQ=DAILY;COUNT=1"}),
+    "rrule that ended in 2001": lambda d: _deleting_rule(d).update(
+        cadence={"rrule": "FREQ=DAILY;UNTIL=20010101T000000"}
+    ),
+    "deadline of 9999 years": lambda d: _deleting_rule(d)["window"].update(deadline="9999 years"),
+    "deadline of 9999 months": lambda d: _deleting_rule(d)["window"].update(deadline="9999 months"),
+    "not_before of 9999 years": lambda d: _deleting_rule(d)["window"].update(not_before="9999 years"),
+    "controller is a path": lambda d: d.update(controller="../calmo"),
+    "controller of 4000 characters": lambda d: d.update(controller="x" * 4000),
+}
+HOSTILE_CONTROLLER = "calmo"
+
 TEXTUAL: dict[str, Callable[[bytes], bytes]] = {
     "truncated at a third": lambda b: b[: len(b) // 3],
     "empty file": lambda b: b"",
@@ -165,6 +186,8 @@ TEXTUAL: dict[str, Callable[[bytes], bytes]] = {
     "tab indentation": lambda b: b.replace(b"\n  ", b"\n\t", 1),
     "not UTF-8": lambda b: b.replace(b"e", b"\xe9\xff", 3),
     "unclosed quote": lambda b: b + b'\nextra: "never closed\n',
+    "lists nested 20,000 deep": lambda b: b"rules: " + b"[" * 20_000 + b"]" * 20_000 + b"\n",
+    "mappings nested 20,000 deep": lambda b: b"systems: " + b"{a: " * 20_000 + b"1" + b"}" * 20_000 + b"\n",
 }
 
 
@@ -175,6 +198,8 @@ def policy_cases() -> Iterator[tuple[str, str, Callable[[Path], None]]]:
             yield f"policy {controller}: {name}", controller, _structural(mutate)
         for name, change in TEXTUAL.items():
             yield f"policy {controller}: {name}", controller, _textual(change)
+    for name, mutate in HOSTILE.items():
+        yield f"policy {HOSTILE_CONTROLLER}: {name}", HOSTILE_CONTROLLER, _structural(mutate)
 
 
 def _structural(mutate: Mutation) -> Callable[[Path], None]:
@@ -207,13 +232,18 @@ def run_policy_corpus(scratch: Path) -> list[Verdict]:
 
 
 def cli_cases() -> Iterator[tuple[str, list[str]]]:
-    """Each non-comment line of the corpus file, `{controller}` expanded to every controller."""
+    """Each non-comment line of the corpus file, `{controller}` expanded to every controller and `{long}` to a
+    4000-character name (the case is named by the line as written)."""
     for line in (CORPUS / "cli.txt").read_text(encoding="utf-8").splitlines():
         if not line.strip() or line.startswith("#"):
             continue
         for controller in CONTROLLERS if "{controller}" in line else ("",):
             text = line.replace("{controller}", controller)
-            yield f"cli: {text}", shlex.split(text)
+            yield f"cli: {text}", shlex.split(text.replace("{long}", _LONG_NAME))
+
+
+#: a name no file system takes, for `{long}` in the corpus
+_LONG_NAME = "calmo" * 800
 
 
 def run_cli_corpus(scratch: Path) -> list[Verdict]:

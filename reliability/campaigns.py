@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hygiene.keys import use_public_keys
 from reliability.badinput import (
     CONTROLLERS,
     Verdict,
@@ -21,6 +22,7 @@ from reliability.crash import CrashResult, attestation_crash, folder_crash, ledg
 from reliability.databases import BACKENDS, fresh_database
 from reliability.faults import FaultResult, fault_campaign
 from reliability.folder_safety import RaceAttempt, StallCase, race_campaign, stall_campaign
+from reliability.forgery import ForgeryResult, forgery_campaign
 from reliability.isolation import IsolationCheck, isolation_checks
 from reliability.privacy import PrivacyScan, demo_scan
 from reliability.wrong_subject import WrongSubjectResult, wrong_subject_run
@@ -39,6 +41,7 @@ class Figures:
     wrong_subject: list[WrongSubjectResult] = field(default_factory=list)
     races: list[RaceAttempt] = field(default_factory=list)
     stalls: list[StallCase] = field(default_factory=list)
+    forgeries: list[ForgeryResult] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
     def rows(self) -> list[tuple[str, str, str, str]]:
@@ -52,6 +55,7 @@ class Figures:
             ("duplicated evidence entries", *self._crash_sum("duplicated"), "0"),
             ("attester answers left in run inputs", *self._crash_sum("answers_left"), "0"),
             ("chains verified", *self._per_backend(self._chains), "all"),
+            ("chain forgeries detected", *self._per_backend(self._forgeries_detected), "all"),
             ("fault cases (runs to complete)", *self._per_backend(self._fault_runs), "-"),
             ("fault-run end-state diffs", *self._fault_sum(lambda f: int(f.state_differs)), "0"),
             ("vendor errors escaping as tracebacks", *self._fault_sum(lambda f: len(f.unhandled)), "0"),
@@ -92,6 +96,7 @@ class Figures:
         self.failures += [f"wrong subject {w}" for w in self.wrong_subject if w.went_wrong]
         self.failures += [f"race {r}" for r in self.races if not r.caught]
         self.failures += [f"stall {c}" for c in self.stalls if c.stalled or not c.correct]
+        self.failures += [f"forgery not detected {f}" for f in self.forgeries if not f.detected]
 
     def _per_backend(self, figure: Callable[[str], str]) -> tuple[str, str]:
         lite, pg = (figure(backend) for backend in BACKENDS)
@@ -137,6 +142,10 @@ class Figures:
     def _wrong_sum(self, figure: Callable[[WrongSubjectResult], int]) -> tuple[str, str]:
         return self._per_backend(lambda b: str(sum(figure(w) for w in self.wrong_subject if w.backend == b)))
 
+    def _forgeries_detected(self, backend: str) -> str:
+        mine = [f for f in self.forgeries if f.backend == backend]
+        return f"{sum(f.detected for f in mine)}/{len(mine)}"
+
     def _isolated(self, backend: str) -> str:
         mine = [i for i in self.isolation if i.backend == backend]
         return f"{sum(i.ok for i in mine)}/{len(mine)}"
@@ -148,9 +157,8 @@ def crash_went_wrong(crash: CrashResult) -> bool:
 
 
 def use_campaign_keys() -> None:
-    """Throwaway pseudonym keys for the five controllers, unless the environment already sets them."""
-    for controller in CONTROLLERS:
-        os.environ.setdefault(f"HYGIENE_KEY_{controller.upper()}", f"reliability-only-key-{controller}")
+    """Throwaway pseudonym keys for the five controllers and the ledger, unless the environment sets them."""
+    use_public_keys("reliability", CONTROLLERS)
 
 
 def run_all(scratch: Path, seeds: Iterable[int], fault_seeds: Iterable[int], demo: bool) -> Figures:
@@ -162,6 +170,8 @@ def run_all(scratch: Path, seeds: Iterable[int], fault_seeds: Iterable[int], dem
             figures.faults += fault_campaign(backend, seed, scratch)
         figures.isolation += isolation_campaign(backend, scratch)
         figures.wrong_subject += wrong_subject_campaign(backend, seeds, scratch)
+        with fresh_database(backend, scratch) as url:
+            figures.forgeries += forgery_campaign(backend, url)
     figures.bad_input = run_cli_corpus(scratch) + run_export_corpus(scratch) + run_policy_corpus(scratch)
     figures.bad_input += run_vendor_corpus(scratch)
     figures.races = race_campaign(list(seeds), scratch)

@@ -29,6 +29,7 @@ from sqlalchemy import MetaData
 
 from cli.demo import WORKSPACE
 from hygiene.breach import breaches_table
+from hygiene.keys import public_key
 from hygiene.requests import requests_table
 from reliability.seeded_people import seeded_people
 from sandbox import credentials
@@ -38,7 +39,9 @@ REPO = Path(__file__).resolve().parents[1]
 _TEXT_SUFFIXES = {".json", ".yaml", ".yml", ".md", ".txt", ".log", ".csv", ".html", ""}
 _ANSWER_FILES = {"export.json", "export.html"}
 _REQUEST_TABLES = {requests_table(MetaData()).name, breaches_table(MetaData()).name}
-_SECRETS = {f"demo-only-key-{c}-not-secret" for c in ("clienti", "stressfri", "calmo", "balance", "balansekonomi")} | {
+_SECRETS = {
+    public_key("demo", name) for name in ("clienti", "stressfri", "calmo", "balance", "balansekonomi", "ledger")
+} | {
     credentials.MAILCHIMP_API_KEY,
     credentials.HUBSPOT_ACCESS_TOKEN,
     credentials.GMAIL_ACCESS_TOKEN,
@@ -81,7 +84,9 @@ def _run_demo(work: Path, home: Path) -> subprocess.CompletedProcess[str]:
         "DO_NOT_TRACK": "1",
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
     }
-    env = {k: v for k, v in env.items() if not k.startswith(("HYGIENE_KEY_", "HYGIENE_DATABASE_URL"))}
+    env = {
+        k: v for k, v in env.items() if not k.startswith(("HYGIENE_KEY_", "HYGIENE_LEDGER_KEY", "HYGIENE_DATABASE_URL"))
+    }
     return subprocess.run(
         [sys.executable, "-m", "cli.main", "demo"],
         cwd=work,

@@ -17,11 +17,13 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.configuration import set_hypothesis_home_dir
 
+from hygiene.keys import use_public_keys
+
 CONTROLLERS = ("clienti", "stressfri", "calmo", "balance", "balansekonomi")
 
-# Fixed, public test keys: the evidence written by tests is pseudonymous under these and nothing else.
-for _controller in CONTROLLERS:
-    os.environ.setdefault(f"HYGIENE_KEY_{_controller.upper()}", f"test-only-key-{_controller}-7f3a9c")
+# Fixed, public test keys (pseudonyms and the ledger's chain): the evidence written by tests is pseudonymous
+# under these and nothing else.
+use_public_keys("test", CONTROLLERS)
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")

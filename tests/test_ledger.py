@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select, text
 
 from hygiene.errors import DatabaseUnreachable
-from hygiene.ledger import DENIED_PAYLOAD_KEYS, EntryDraft, EntryKind, Ledger, entry_hash
+from hygiene.ledger import DENIED_PAYLOAD_KEYS, ChainMac, EntryDraft, EntryKind, Ledger
+from hygiene.settings import Settings
 from hygiene.store import dispose_engine
 from tests.ledger_fixtures import CONTROLLER, RULE, append_from_process, decision, record_of, subject_of
 
@@ -67,15 +68,15 @@ def test_editing_a_payload_by_sql_fails_verify_at_that_entry(ledger: Ledger) -> 
     report = ledger.verify()
 
     assert (report.ok, report.broken_at) == (False, 3)
-    assert "hash does not match" in report.reason
+    assert "MAC does not match" in report.reason
 
 
-def test_an_edit_with_a_recomputed_hash_breaks_the_link_to_the_next_entry(ledger: Ledger) -> None:
+def test_an_edit_with_its_own_mac_recomputed_breaks_the_link_to_the_next_entry(ledger: Ledger) -> None:
+    # Only the key's holder could recompute the MAC; the link to the next entry still shows the edit.
     ledger.append([decision("run-1", n) for n in range(5)])
     forged = {**stored_row(ledger, 2), "payload": '{"decision":"keep"}'}
-    tamper(
-        ledger, "UPDATE {table} SET payload = :p, hash = :h WHERE seq = 2", p=forged["payload"], h=entry_hash(forged)
-    )
+    mac = ChainMac(Settings().chain_key().get_secret_value().encode()).entry(forged)
+    tamper(ledger, "UPDATE {table} SET payload = :p, hash = :h WHERE seq = 2", p=forged["payload"], h=mac)
 
     report = ledger.verify()
 

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import os
+import secrets
 
 import pytest
 from pydantic import SecretStr
 
-from hygiene.errors import MissingSecretKey
+from hygiene.errors import BadSetting, MissingSecretKey, WeakSecretKey
+from hygiene.keys import MAKE_KEY, new_key, public_key
 from hygiene.pseudonym import RECORD, SUBJECT, is_pseudonym, mask, pseudonym
 from hygiene.settings import Settings
 
 KEY = SecretStr("clienti-key-0123456789abcdef0123")
 OTHER_KEY = SecretStr("calmo-key-0123456789abcdef01234")
+#: keys strong enough for `Settings.key_for`, told apart by their text
+FROM_JSON, FROM_VARIABLE, CALMO_JSON = (public_key("test", name) for name in ("json", "variable", "calmo-json"))
 
 
 @pytest.fixture
@@ -74,25 +78,25 @@ def test_mask_refuses_what_is_not_a_pseudonym_without_echoing_it() -> None:
 
 
 def test_controller_keys_are_read_from_a_json_map(environment: pytest.MonkeyPatch) -> None:
-    environment.setenv("HYGIENE_CONTROLLER_KEYS", '{"Clienti": "from-json"}')
+    environment.setenv("HYGIENE_CONTROLLER_KEYS", f'{{"Clienti": "{FROM_JSON}"}}')
 
-    assert Settings().key_for("clienti").get_secret_value() == "from-json"
+    assert Settings().key_for("clienti").get_secret_value() == FROM_JSON
 
 
 def test_controller_keys_are_read_one_variable_per_controller(environment: pytest.MonkeyPatch) -> None:
-    environment.setenv("HYGIENE_KEY_CALMO_AB", "from-variable")
+    environment.setenv("HYGIENE_KEY_CALMO_AB", FROM_VARIABLE)
 
-    assert Settings().key_for("calmo-ab").get_secret_value() == "from-variable"
+    assert Settings().key_for("calmo-ab").get_secret_value() == FROM_VARIABLE
 
 
 def test_a_per_controller_variable_wins_over_the_json_map(environment: pytest.MonkeyPatch) -> None:
-    environment.setenv("HYGIENE_CONTROLLER_KEYS", '{"clienti": "from-json", "calmo": "calmo-json"}')
-    environment.setenv("HYGIENE_KEY_CLIENTI", "from-variable")
+    environment.setenv("HYGIENE_CONTROLLER_KEYS", f'{{"clienti": "{FROM_JSON}", "calmo": "{CALMO_JSON}"}}')
+    environment.setenv("HYGIENE_KEY_CLIENTI", FROM_VARIABLE)
 
     settings = Settings()
 
-    assert settings.key_for("clienti").get_secret_value() == "from-variable"
-    assert settings.key_for("calmo").get_secret_value() == "calmo-json"
+    assert settings.key_for("clienti").get_secret_value() == FROM_VARIABLE
+    assert settings.key_for("calmo").get_secret_value() == CALMO_JSON
 
 
 def test_a_missing_key_names_the_controller_and_the_variable_to_set(environment: pytest.MonkeyPatch) -> None:
@@ -119,3 +123,51 @@ def test_secrets_never_show_in_repr_or_str(environment: pytest.MonkeyPatch) -> N
 
 def test_the_default_database_is_a_sqlite_file_under_dot_hygiene(environment: pytest.MonkeyPatch) -> None:
     assert Settings().database_url == "sqlite:///.hygiene/hygiene.db"
+
+
+@pytest.mark.parametrize(
+    "weak",
+    [
+        "short-key",
+        "test-only-key-calmo-7f3a9c",  # the tests' key before keys were checked
+        "a" * 200,  # long, but one character
+        "abcd" * 40,  # long, but a pattern
+        "0123456789abcdef0123456789abcdef",  # 32 hex digits are 16 bytes
+        "correct horse battery",
+    ],
+)
+def test_a_weak_controller_key_is_refused_without_echoing_it(environment: pytest.MonkeyPatch, weak: str) -> None:
+    environment.setenv("HYGIENE_KEY_CALMO", weak)
+
+    with pytest.raises(WeakSecretKey) as refused:
+        Settings().key_for("calmo")
+
+    message = str(refused.value)
+    assert weak not in message and "\n" not in message
+    assert "HYGIENE_KEY_CALMO" in message and MAKE_KEY in message
+
+
+def test_a_key_made_as_the_refusal_says_is_accepted(environment: pytest.MonkeyPatch) -> None:
+    for made in (new_key(), secrets.token_hex(32)):
+        environment.setenv("HYGIENE_KEY_CALMO", made)
+        assert Settings().key_for("calmo").get_secret_value() == made
+
+
+def test_a_key_map_of_the_wrong_shape_is_one_line_that_does_not_show_the_key(environment: pytest.MonkeyPatch) -> None:
+    for value in ('{"calmo": ["s3cret-value-do-not-print"]}', '{"calmo": "s3cret-value-do-not-print"'):
+        environment.setenv("HYGIENE_CONTROLLER_KEYS", value)
+
+        with pytest.raises(BadSetting) as refused:
+            Settings()
+
+        message = str(refused.value)
+        assert "s3cret" not in message and "HYGIENE_CONTROLLER_KEYS" in message and "\n" not in message
+        assert refused.value.__suppress_context__
+
+
+def test_the_ledger_key_is_required_and_checked(environment: pytest.MonkeyPatch) -> None:
+    with pytest.raises(MissingSecretKey, match="HYGIENE_LEDGER_KEY"):
+        Settings().chain_key()
+    environment.setenv("HYGIENE_LEDGER_KEY", "ledger")
+    with pytest.raises(WeakSecretKey, match="HYGIENE_LEDGER_KEY"):
+        Settings().chain_key()
