@@ -1,0 +1,191 @@
+"""The owner's posture: each state seeded in a real SQLite ledger by the parts that write it, read back as rows."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from datetime import date, datetime, timedelta
+
+import pytest
+from pydantic import SecretStr
+
+from hygiene.breach import BreachStore
+from hygiene.checklist import Answer, Checklist, ChecklistItem, attestation_drafts, checklist_drafts
+from hygiene.enforcement import BatchResult, RunContext, RunPlan, finish_run, start_run
+from hygiene.holds import HoldStore
+from hygiene.ledger import EntryKind, Ledger
+from hygiene.locations import policies_dir
+from hygiene.planner import Decision, PlanSummary
+from hygiene.policies import load_policy
+from hygiene.policy import Policy
+from hygiene.posture import OrchestratedRun, Posture, RunState, State, as_json, read_posture, rows, terminal_lines
+from hygiene.pseudonym import RECORD, SUBJECT, pseudonym
+from hygiene.requests import RequestKind, RequestStore
+from hygiene.settings import Settings
+from tests.cli_runner import run_cli
+
+CLIENTI = load_policy(policies_dir(), "clienti")
+STRESSFRI = load_policy(policies_dir(), "stressfri")
+CALMO = load_policy(policies_dir(), "calmo")
+UI = "http://127.0.0.1:4200"
+EMAIL = "ann.decoy@example.dk"
+
+
+def key(policy: Policy) -> SecretStr:
+    return Settings().key_for(policy.controller)
+
+
+def context(policy: Policy, ref: str, system: str, flow_run: str | None = None) -> RunContext:
+    rule = policy.rule(ref)
+    assert rule is not None
+    now = datetime.now(policy.zone)
+    return RunContext(policy, rule, system, now, dry_run=False, key=key(policy), flow_run=flow_run)
+
+
+def enforced(
+    ledger: Ledger, policy: Policy, ref: str, system: str, stopped: str | None = None, **counts: int
+) -> RunContext:
+    """A rule run as `flows.enforce` records it: its start, then its finish with the planner's counts."""
+    ctx = context(policy, ref, system)
+    start_run(ctx, ledger)
+    deleted = counts.pop("deleted", 0)
+    found = RunPlan(PlanSummary(Counter({Decision(k): v for k, v in counts.items()})), [], [])
+    finish_run(ctx, ledger, found, BatchResult(deleted=deleted), stopped)
+    return ctx
+
+
+def checklist(ctx: RunContext, *items: tuple[Decision, datetime]) -> Checklist:
+    return Checklist(
+        controller=ctx.controller,
+        rule_ref=ctx.rule.ref,
+        system=ctx.system,
+        run_id=ctx.run_id,
+        as_of=ctx.as_of,
+        items=tuple(
+            ChecklistItem(
+                field=f"item_{n:06x}",
+                record=pseudonym(ctx.key, RECORD, f"{ctx.system}:{n}"),
+                subject=None,
+                kind=ctx.rule.covers.records,
+                dated="2026-01-01",
+                decision=decision,
+                deadline=deadline,
+            )
+            for n, (decision, deadline) in enumerate(items)
+        ),
+    )
+
+
+def by_ref(posture: Posture) -> dict[str, dict[str, str]]:
+    return {row["rule"]: row for row in rows(posture)}
+
+
+@pytest.fixture
+def ledger(database_url: str) -> Ledger:
+    return Ledger(database_url)
+
+
+def test_each_state_of_a_delete_review_and_detect_controller(ledger: Ledger) -> None:
+    for system in ("mailchimp", "hubspot"):
+        enforced(ledger, CLIENTI, "C1", system, keep=5, due=2, deleted=2)
+    enforced(ledger, CLIENTI, "C2", "hubspot", keep=40, due=3)
+    enforced(ledger, CLIENTI, "C3", "hubspot", keep=9, overdue=2, deleted=2)
+    enforced(ledger, CLIENTI, "C4", "gmail", stopped="gmail: the policy names no customer register for this mailbox")
+    detect = context(CLIENTI, "C7", "hubspot")
+    start_run(detect, ledger)
+    ledger.append([detect.draft(EntryKind.RUN_FINISHED, {"scanned": 12, "findings": 0})])
+    failed_run = str(uuid.uuid4())
+    # a later C7 run that Prefect saw fail before the ledger heard of it
+    later = datetime.now(CLIENTI.zone) + timedelta(seconds=1)
+    orchestrated = [OrchestratedRun(failed_run, "C7", RunState.FAILED, later, later + timedelta(seconds=2))]
+    store = RequestStore(ledger)
+    late = store.open(CLIENTI, RequestKind.ERASURE, EMAIL, date(2026, 1, 2), key(CLIENTI))
+    fresh = store.open(CLIENTI, RequestKind.ACCESS, "bo@example.dk", datetime.now(CLIENTI.zone).date(), key(CLIENTI))
+    HoldStore(ledger).add(
+        "clienti", reason="dispute 2026-114", set_by="DPO", subject=pseudonym(key(CLIENTI), SUBJECT, EMAIL)
+    )
+
+    posture = read_posture(CLIENTI, ledger, orchestrated, datetime.now(CLIENTI.zone) + timedelta(minutes=1), UI)
+    table = by_ref(posture)
+
+    assert {ref: row["state"] for ref, row in table.items()} == {
+        "C1": "kept",
+        "C2": "waiting for a person",
+        "C3": "overdue 2",
+        "C4": "not set up",
+        "C5": "no period promised",
+        "C6": "overdue 1",
+        "C7": "failing",
+    }
+    assert table["C1"]["outcome"] == "deleted 2, held 0"
+    assert table["C3"]["outcome"] == "deleted 2, held 0, 2 past the deadline"
+    assert table["C7"]["run"] == f"{UI}/runs/flow-run/{failed_run}"
+    assert table["C1"]["next run"] != "-" and table["C1"]["last run"] != "-"
+    assert table["C6"]["oldest overdue"].endswith("days late")
+    assert [(r.request_id, r.days_left > 0) for r in posture.requests] == [
+        (late.request_id, False),
+        (fresh.request_id, True),
+    ]
+    assert (posture.holds_on_subjects, posture.holds_on_records) == (1, 0)
+    shown = json.dumps(as_json(posture)) + "\n".join(terminal_lines(posture))
+    assert EMAIL not in shown and "bo@example.dk" not in shown and "dispute" not in shown
+
+
+def test_checklists_answered_in_part_paused_or_never_run(ledger: Ledger) -> None:
+    now = datetime.now(STRESSFRI.zone)
+    s1 = context(STRESSFRI, "S1", "webnode")
+    start_run(s1, ledger)
+    asked = checklist(s1, (Decision.OVERDUE, now - timedelta(days=9)), (Decision.DUE, now + timedelta(days=20)))
+    ledger.append(checklist_drafts(s1, asked))
+    answer = Answer(frozenset({"item_000001"}), frozenset(), attester_name="Owner", role="owner")
+    ledger.append(attestation_drafts(s1, asked, answer, ledger))
+    ledger.append([s1.draft(EntryKind.RUN_FINISHED, {"items": 2, "outcome": "attested"})])
+    paused = str(uuid.uuid4())
+    s3 = context(STRESSFRI, "S3", "phone", flow_run=uuid.UUID(paused).hex)
+    start_run(s3, ledger)
+    ledger.append(checklist_drafts(s3, checklist(s3, (Decision.DUE, now + timedelta(days=30)))))
+    # S4 ran through once; its newest run stopped with an error
+    enforced(ledger, STRESSFRI, "S4", "offers", keep=3)
+    enforced(ledger, STRESSFRI, "S4", "offers", stopped="offers: the workbook cannot be opened")
+    orchestrated = [OrchestratedRun(paused, "S3", RunState.PAUSED, now)]
+
+    table = by_ref(read_posture(STRESSFRI, ledger, orchestrated, now + timedelta(minutes=1), UI))
+
+    assert table["S1"]["state"] == "overdue 1"
+    assert table["S1"]["oldest overdue"] == "9 days late"
+    assert table["S3"]["state"] == "waiting for a person"
+    assert table["S3"]["run"] == f"{UI}/runs/flow-run/{paused}"
+    assert table["S4"]["state"] == "failing"
+    assert table["S2"]["state"] == "not set up" and table["S2"]["outcome"] == "never ran"
+    assert table["S6"]["state"] == "no period promised"
+
+
+def test_a_running_breach_clock_waits_for_its_notices_and_is_overdue_after_72_hours(ledger: Ledger) -> None:
+    discovered = datetime.now(CALMO.zone).replace(second=0, microsecond=0) - timedelta(hours=10)
+    breach = BreachStore(ledger).open(
+        CALMO, discovered, "lost laptop", {"logbooks": {pseudonym(key(CALMO), SUBJECT, EMAIL)}}
+    )
+    posture = read_posture(CALMO, ledger, [], discovered + timedelta(hours=10))
+    assert by_ref(posture)["K4"]["state"] == "waiting for a person"
+    assert [(c.breach_id, c.recipient, c.hours_left) for c in posture.breaches] == [
+        (breach.breach_id, "authority", 62),
+        (breach.breach_id, "subjects", 62),
+    ]
+    late = read_posture(CALMO, ledger, [], discovered + timedelta(hours=80))
+    assert by_ref(late)["K4"]["state"] == "overdue 2"
+
+
+def test_status_fits_80_columns_and_json_keeps_the_full_quote(
+    ledger: Ledger, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    enforced(ledger, CLIENTI, "C3", "hubspot", keep=9, overdue=2, deleted=2)
+    shown = run_cli(capsys, monkeypatch, "status", "--controller", "clienti")
+    assert shown.code == 0, shown.err
+    assert max(len(line) for line in shown.out.splitlines()) <= 80
+    assert "overdue 2" in shown.out
+    [document] = run_cli(capsys, monkeypatch, "status", "--controller", "clienti", "--json").json()
+    quote = next(r["quote"] for r in document["rules"] if r["rule"] == "C4")
+    assert quote == " ".join(CLIENTI.rules[3].quote.text.split()) and len(quote) > 120
+    assert State.OVERDUE.value in {r["state"].split()[0] for r in document["rules"]}
