@@ -24,8 +24,10 @@ from hygiene.posture import OrchestratedRun, RunState
 
 #: the flows that run a rule on its schedule (see deployments/)
 RULE_FLOWS = ("enforce-rule", "attest", "review-rule", "detect-rule")
-#: how many of the newest rule runs are read: enough for every rule of every controller to have its newest one
-RECENT_RUNS = 500
+#: how many of the newest rule runs are read: enough for a month of every controller's daily and monthly runs
+RECENT_RUNS = 1000
+#: the most flow runs the Prefect API returns for one request
+_PAGE = 200
 
 _STATES = {
     StateType.COMPLETED: RunState.COMPLETED,
@@ -42,13 +44,19 @@ _STATES = {
 @task(name="read rule runs from Prefect", persist_result=False, cache_policy=NO_CACHE)
 def orchestrated_runs(controller: str, limit: int = RECENT_RUNS) -> list[OrchestratedRun]:
     """The controller's rule runs among the newest `limit` that have started, newest first."""
+    runs: list[FlowRun] = []
     with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(
-            flow_filter=FlowFilter(name=FlowFilterName(any_=list(RULE_FLOWS))),
-            flow_run_filter=FlowRunFilter(start_time=FlowRunFilterStartTime(is_null_=False)),
-            sort=FlowRunSort.START_TIME_DESC,
-            limit=limit,
-        )
+        while len(runs) < limit:
+            page = client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=list(RULE_FLOWS))),
+                flow_run_filter=FlowRunFilter(start_time=FlowRunFilterStartTime(is_null_=False)),
+                sort=FlowRunSort.START_TIME_DESC,
+                limit=min(_PAGE, limit - len(runs)),
+                offset=len(runs),
+            )
+            runs += page
+            if len(page) < _PAGE:
+                break
     return [found for run in runs if (found := _of(run, controller)) is not None]
 
 

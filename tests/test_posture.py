@@ -12,6 +12,7 @@ from pydantic import SecretStr
 
 from hygiene.breach import BreachStore
 from hygiene.checklist import Answer, Checklist, ChecklistItem, attestation_drafts, checklist_drafts
+from hygiene.connector import ConnectorError
 from hygiene.enforcement import BatchResult, RunContext, RunPlan, finish_run, start_run
 from hygiene.holds import HoldStore
 from hygiene.ledger import EntryKind, Ledger
@@ -189,3 +190,29 @@ def test_status_fits_80_columns_and_json_keeps_the_full_quote(
     quote = next(r["quote"] for r in document["rules"] if r["rule"] == "C4")
     assert quote == " ".join(CLIENTI.rules[3].quote.text.split()) and len(quote) > 120
     assert State.OVERDUE.value in {r["state"].split()[0] for r in document["rules"]}
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_the_posture_flow_writes_its_table_under_the_controllers_key_with_prefects_failed_run(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect.artifacts import Artifact
+
+    from flows.enforce import enforce_rule
+    from flows.posture import posture
+
+    enforced(ledger, CALMO, "K1", "invoices", keep=4)
+    monkeypatch.delenv("HYGIENE_CALMO_INVOICES", raising=False)
+    with pytest.raises(ConnectorError):
+        enforce_rule("calmo", "K1", pause_for_approval=False)
+
+    [document] = posture("calmo")
+
+    artifact = Artifact.get("posture-calmo")
+    assert artifact is not None and isinstance(artifact.data, str)
+    table = {row["rule"]: row for row in json.loads(artifact.data)}
+    assert table["K1"]["state"] == "failing"
+    assert "/runs/flow-run/" in table["K1"]["run"]
+    assert table["K2"]["state"] == "not set up" and table["K3"]["state"] == "no period promised"
+    assert [row["state"] for row in document["rules"]] == [table[ref]["state"] for ref in ("K1", "K2", "K3", "K4")]
+    assert "Open requests: 0" in (artifact.description or "")
