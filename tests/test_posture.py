@@ -196,7 +196,9 @@ def test_status_fits_80_columns_and_json_keeps_the_full_quote(
 def test_the_posture_flow_writes_its_table_under_the_controllers_key_with_prefects_failed_run(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from prefect.artifacts import Artifact
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
 
     from flows.enforce import enforce_rule
     from flows.posture import posture
@@ -208,8 +210,13 @@ def test_the_posture_flow_writes_its_table_under_the_controllers_key_with_prefec
 
     [document] = posture("calmo")
 
-    artifact = Artifact.get("posture-calmo")
-    assert artifact is not None and isinstance(artifact.data, str)
+    with get_client(sync_client=True) as client:
+        [artifact] = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["posture-calmo"])),
+            sort=ArtifactSort.UPDATED_DESC,
+            limit=1,
+        )
+    assert isinstance(artifact.data, str)
     table = {row["rule"]: row for row in json.loads(artifact.data)}
     assert table["K1"]["state"] == "failing"
     assert "/runs/flow-run/" in table["K1"]["run"]
