@@ -24,6 +24,7 @@ from hygiene.ledger import Entry, EntryDraft, EntryKind, Ledger
 from hygiene.planner import Decision, Planned, PlanSummary, plan
 from hygiene.policy import Policy, Rule
 from hygiene.pseudonym import RECORD, SUBJECT, mask, pseudonym
+from hygiene.windows import window_for
 
 #: evidence is appended in transactions of this many entries
 _FLUSH_EVERY = 1000
@@ -359,12 +360,14 @@ def finish_run(
     ctx: RunContext, ledger: Ledger, found: RunPlan, acted: BatchResult, stopped: str | None = None
 ) -> RunReport:
     counts = found.summary.as_dict()
+    oldest = found.summary.oldest_overdue
     ledger.append(
         [
             ctx.draft(
                 EntryKind.RUN_FINISHED,
                 {
                     "counts": counts,
+                    **({} if oldest is None else {"oldest_overdue_deadline": _deadline_of(ctx, oldest)}),
                     "deleted": acted.deleted,
                     "failed": acted.failed,
                     "still_present": acted.still_present,
@@ -390,6 +393,11 @@ def finish_run(
         ledger_range=ledger.range_of(ctx.run_id),
         stopped=stopped,
     )
+
+
+def _deadline_of(ctx: RunContext, trigger: datetime) -> str | None:
+    deadline = window_for(ctx.policy, ctx.rule, trigger).deadline
+    return None if deadline is None else deadline.isoformat()
 
 
 def render_markdown(report: RunReport, rule: Rule) -> str:

@@ -283,7 +283,7 @@ def _rule_posture(
     base = RulePosture(rule.ref, rule.title, " ".join(rule.quote.text.split()), State.NO_PERIOD)
     if rule.cadence is None:
         return _unscheduled(base, rule, requests, breaches, now)
-    by_id = {run.flow_run_id: run for run in orchestrated}
+    # a verify-export run checks earlier attestations against an export; it is not one of the rule's own runs
     runs = [r for r in evidence.runs if r.rule_ref == rule.ref and not r.dry_run and "verified" not in r.outcome]
     latest: dict[str | None, RunRecord] = {}
     for run in runs:
@@ -291,10 +291,12 @@ def _rule_posture(
             latest[run.system] = run
     last_start = max((r.started_at for r in runs), default=None)
     next_run = next(iter(iterate_runs(rule.cadence, now, policy.zone, last_run=last_start)))
-    verdicts = [
-        _verdict(rule, run, evidence, by_id.get(_flow_run(evidence, run) or ""), now) for run in latest.values()
-    ]
     newest = _newest_orchestrated(rule, orchestrated, last_start)
+    verdicts = [
+        _verdict(rule, run, evidence, _carrier(evidence, run, orchestrated, newest), now) for run in latest.values()
+    ]
+    if newest is not None and newest.started_at is not None:
+        last_start = max(last_start or newest.started_at, newest.started_at)
     if newest is not None and newest.state is RunState.FAILED:
         verdicts.append(_Verdict(_Severity.FAILING, "the last run failed before it finished its evidence"))
     elif newest is not None and newest.state is RunState.PAUSED:
@@ -369,15 +371,18 @@ def _verdict(rule: Rule, run: RunRecord, evidence: _Evidence, flow: Orchestrated
         return _Verdict(_Severity.FAILING, outcome)
     counts = run.counts
     overdue = counts.get(Decision.OVERDUE.value, 0)
+    oldest = payload.get("oldest_overdue_deadline")
+    oldest_deadline = datetime.fromisoformat(oldest) if isinstance(oldest, str) else None
     if rule.action is Action.FLAG_FOR_REVIEW:
         due = counts.get(Decision.DUE.value, 0)
         outcome = f"{due + overdue} to review, deleted {run.number('deleted')}"
         severity = _Severity.OVERDUE if overdue else _Severity.WAITING if due else _Severity.KEPT
-        return _Verdict(severity, outcome, overdue=overdue, clean=True)
+        return _Verdict(severity, outcome, overdue, oldest_deadline, clean=True)
     outcome = f"deleted {run.number('deleted')}, held {counts.get(Decision.HELD.value, 0)}"
     if overdue:
         outcome += f", {overdue} past the deadline"
-    return _Verdict(_Severity.OVERDUE if overdue else _Severity.KEPT, outcome, overdue=overdue, clean=True)
+    severity = _Severity.OVERDUE if overdue else _Severity.KEPT
+    return _Verdict(severity, outcome, overdue, oldest_deadline, clean=True)
 
 
 def _checklist_verdict(items: Mapping[str, _Item], now: datetime, outcome: str) -> _Verdict:
@@ -408,6 +413,17 @@ def _newest_orchestrated(
     if newest is None or (newest.ended_at is not None and last_start is not None and last_start > newest.ended_at):
         return None
     return newest
+
+
+def _carrier(
+    evidence: _Evidence, run: RunRecord, orchestrated: Sequence[OrchestratedRun], newest: OrchestratedRun | None
+) -> OrchestratedRun | None:
+    """The flow run that carried a ledger run: named in its evidence, else the rule's newest if it began first."""
+    flow_run = _flow_run(evidence, run)
+    if flow_run is not None:
+        return next((r for r in orchestrated if r.flow_run_id == flow_run), None)
+    began_first = newest is not None and newest.started_at is not None and newest.started_at <= run.started_at
+    return newest if began_first else None
 
 
 def _flow_run(evidence: _Evidence, run: RunRecord) -> str | None:

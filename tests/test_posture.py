@@ -24,6 +24,7 @@ from hygiene.posture import OrchestratedRun, Posture, RunState, State, as_json, 
 from hygiene.pseudonym import RECORD, SUBJECT, pseudonym
 from hygiene.requests import RequestKind, RequestStore
 from hygiene.settings import Settings
+from hygiene.windows import window_for
 from tests.cli_runner import run_cli
 
 CLIENTI = load_policy(policies_dir(), "clienti")
@@ -45,13 +46,20 @@ def context(policy: Policy, ref: str, system: str, flow_run: str | None = None) 
 
 
 def enforced(
-    ledger: Ledger, policy: Policy, ref: str, system: str, stopped: str | None = None, **counts: int
+    ledger: Ledger,
+    policy: Policy,
+    ref: str,
+    system: str,
+    stopped: str | None = None,
+    oldest_overdue: datetime | None = None,
+    **counts: int,
 ) -> RunContext:
     """A rule run as `flows.enforce` records it: its start, then its finish with the planner's counts."""
     ctx = context(policy, ref, system)
     start_run(ctx, ledger)
     deleted = counts.pop("deleted", 0)
-    found = RunPlan(PlanSummary(Counter({Decision(k): v for k, v in counts.items()})), [], [])
+    summary = PlanSummary(Counter({Decision(k): v for k, v in counts.items()}), oldest_overdue=oldest_overdue)
+    found = RunPlan(summary, [], [])
     finish_run(ctx, ledger, found, BatchResult(deleted=deleted), stopped)
     return ctx
 
@@ -91,7 +99,8 @@ def test_each_state_of_a_delete_review_and_detect_controller(ledger: Ledger) -> 
     for system in ("mailchimp", "hubspot"):
         enforced(ledger, CLIENTI, "C1", system, keep=5, due=2, deleted=2)
     enforced(ledger, CLIENTI, "C2", "hubspot", keep=40, due=3)
-    enforced(ledger, CLIENTI, "C3", "hubspot", keep=9, overdue=2, deleted=2)
+    ended = datetime.now(CLIENTI.zone) - timedelta(days=800)
+    enforced(ledger, CLIENTI, "C3", "hubspot", oldest_overdue=ended, keep=9, overdue=2, deleted=2)
     enforced(ledger, CLIENTI, "C4", "gmail", stopped="gmail: the policy names no customer register for this mailbox")
     detect = context(CLIENTI, "C7", "hubspot")
     start_run(detect, ledger)
@@ -121,6 +130,11 @@ def test_each_state_of_a_delete_review_and_detect_controller(ledger: Ledger) -> 
     }
     assert table["C1"]["outcome"] == "deleted 2, held 0"
     assert table["C3"]["outcome"] == "deleted 2, held 0, 2 past the deadline"
+    c3 = CLIENTI.rule("C3")
+    assert c3 is not None
+    deadline = window_for(CLIENTI, c3, ended).deadline
+    assert deadline is not None
+    assert table["C3"]["oldest overdue"] == f"{(posture.as_of - deadline).days} days late"
     assert table["C7"]["run"] == f"{UI}/runs/flow-run/{failed_run}"
     assert table["C1"]["next run"] != "-" and table["C1"]["last run"] != "-"
     assert table["C6"]["oldest overdue"].endswith("days late")
@@ -149,7 +163,13 @@ def test_checklists_answered_in_part_paused_or_never_run(ledger: Ledger) -> None
     # S4 ran through once; its newest run stopped with an error
     enforced(ledger, STRESSFRI, "S4", "offers", keep=3)
     enforced(ledger, STRESSFRI, "S4", "offers", stopped="offers: the workbook cannot be opened")
-    orchestrated = [OrchestratedRun(paused, "S3", RunState.PAUSED, now)]
+    # S8's run paused above its safety limit: the ledger has its start only, Prefect knows it is paused
+    approval = str(uuid.uuid4())
+    start_run(context(STRESSFRI, "S8", "gmail"), ledger)
+    orchestrated = [
+        OrchestratedRun(paused, "S3", RunState.PAUSED, now),
+        OrchestratedRun(approval, "S8", RunState.PAUSED, now - timedelta(seconds=5)),
+    ]
 
     table = by_ref(read_posture(STRESSFRI, ledger, orchestrated, now + timedelta(minutes=1), UI))
 
@@ -158,6 +178,8 @@ def test_checklists_answered_in_part_paused_or_never_run(ledger: Ledger) -> None
     assert table["S3"]["state"] == "waiting for a person"
     assert table["S3"]["run"] == f"{UI}/runs/flow-run/{paused}"
     assert table["S4"]["state"] == "failing"
+    assert table["S8"]["state"] == "waiting for a person"
+    assert table["S8"]["run"] == f"{UI}/runs/flow-run/{approval}"
     assert table["S2"]["state"] == "not set up" and table["S2"]["outcome"] == "never ran"
     assert table["S6"]["state"] == "no period promised"
 
