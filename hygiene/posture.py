@@ -39,6 +39,8 @@ POSTURE_KINDS = frozenset(
     {*RUN_KINDS, EntryKind.DECISION, EntryKind.ATTESTATION, EntryKind.REQUEST, EntryKind.HOLD}
     | {EntryKind.FINDING, EntryKind.DELIVERY}
 )
+#: the entries that record a checklist and its answer
+CHECKLIST_KINDS = frozenset({EntryKind.DECISION, EntryKind.ATTESTATION})
 #: a quote is shortened to this many characters in the rows
 QUOTE_CHARS = 120
 #: the end of the stop reason `flows.enforce` records when a run above its safety limit was not approved
@@ -536,6 +538,16 @@ def terminal_lines(posture: Posture, width: int = 80) -> list[str]:
 def read_posture(
     policy: Policy, ledger: Ledger, orchestrated: Sequence[OrchestratedRun], now: datetime, ui_url: str | None = None
 ) -> Posture:
-    """`compute_posture` over the controller's entries in `ledger`, streamed once in chain order."""
-    entries = ledger.entries(controller=policy.controller, kinds=POSTURE_KINDS)
-    return compute_posture(policy, entries, orchestrated, now, ui_url)
+    """`compute_posture` over the controller's entries in `ledger`.
+
+    Decisions and attestations are read only for the runs that keep checklists (by run id, an indexed column):
+    the per-record decisions of deleting runs, millions in a large ledger, say nothing the run's finish does not.
+    """
+    found = list(ledger.entries(controller=policy.controller, kinds=POSTURE_KINDS - CHECKLIST_KINDS))
+    checklist_runs = sorted(
+        run.run_id
+        for run in runs_from(found)
+        if not run.dry_run and (run.finished_at is None or "items" in run.outcome)
+    )
+    found += [entry for run_id in checklist_runs for entry in ledger.entries(run_id=run_id, kinds=CHECKLIST_KINDS)]
+    return compute_posture(policy, sorted(found, key=lambda entry: entry.seq), orchestrated, now, ui_url)
