@@ -230,14 +230,15 @@ def test_the_posture_flow_writes_its_table_under_the_controllers_key_with_prefec
     with pytest.raises(ConnectorError):
         enforce_rule("calmo", "K1", pause_for_approval=False)
 
+    posture("calmo")
     [document] = posture("calmo")
 
     with get_client(sync_client=True) as client:
-        [artifact] = client.read_artifacts(
+        artifact, *history = client.read_artifacts(
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["posture-calmo"])),
             sort=ArtifactSort.UPDATED_DESC,
-            limit=1,
         )
+    assert len(history) >= 1, "every posture is kept under the key: the UI shows its history"
     assert isinstance(artifact.data, str)
     table = {row["rule"]: row for row in json.loads(artifact.data)}
     assert table["K1"]["state"] == "failing"
