@@ -217,10 +217,9 @@ class _Evidence:
             if item is not None:
                 item.done = True
         elif entry.kind is EntryKind.REQUEST and isinstance(payload.get("request"), str):
-            self.requests.setdefault(payload["request"], {}).update(
-                {key: payload[key] for key in ("request_kind", "deadline") if key in payload},
-                **{"closed": True} if payload.get("event") == "closed" else {},
-            )
+            request = self.requests.setdefault(payload["request"], {})
+            request.update({key: payload[key] for key in ("request_kind", "deadline") if key in payload})
+            request["closed"] = request.get("closed") or payload.get("event") == "closed"
         elif entry.kind in (EntryKind.FINDING, EntryKind.DELIVERY) and isinstance(payload.get("breach"), str):
             breach = self.breaches.setdefault(payload["breach"], {"notified": set()})
             if payload.get("event") == "opened":

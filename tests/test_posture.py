@@ -112,9 +112,12 @@ def test_each_state_of_a_delete_review_and_detect_controller(ledger: Ledger) -> 
     store = RequestStore(ledger)
     late = store.open(CLIENTI, RequestKind.ERASURE, EMAIL, date(2026, 1, 2), key(CLIENTI))
     fresh = store.open(CLIENTI, RequestKind.ACCESS, "bo@example.dk", datetime.now(CLIENTI.zone).date(), key(CLIENTI))
-    HoldStore(ledger).add(
-        "clienti", reason="dispute 2026-114", set_by="DPO", subject=pseudonym(key(CLIENTI), SUBJECT, EMAIL)
-    )
+    holds = HoldStore(ledger)
+    holds.add("clienti", reason="dispute 2026-114", set_by="DPO", subject=pseudonym(key(CLIENTI), SUBJECT, EMAIL))
+    released = holds.add("clienti", reason="claim 7", set_by="DPO", record=pseudonym(key(CLIENTI), RECORD, "hubspot:7"))
+    holds.release(released.hold_id, released_by="DPO")
+    closed = store.open(CLIENTI, RequestKind.ACCESS, "cy@example.dk", date(2026, 1, 5), key(CLIENTI))
+    store.close(closed.request_id, "answered", {})
 
     posture = read_posture(CLIENTI, ledger, orchestrated, datetime.now(CLIENTI.zone) + timedelta(minutes=1), UI)
     table = by_ref(posture)
