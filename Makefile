@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 SYNCED := $(VENV)/.synced
 
-.PHONY: install test lint typecheck pytest demo bench postgres browser lock ui reliability
+.PHONY: install test lint typecheck pytest demo bench postgres browser lock ui reliability playground
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -45,9 +45,14 @@ test: lint typecheck pytest
 demo: install
 	$(BIN)/hygiene demo
 
-# The Prefect UI with every policy's deployments: a server on SQLite under .demo/prefect (or PREFECT_API_URL's).
+# The demo's world kept running for people: emulators, files, demo-only keys; writes .demo/env. Ctrl-C stops it.
+playground: install
+	$(BIN)/hygiene playground
+
+# The Prefect UI with every policy's deployments: a server on SQLite under .demo/prefect (or PREFECT_API_URL's), on
+# the playground's world: the running one's .demo/env, else one started here. Your own accounts: `hygiene serve`.
 ui: install
-	$(BIN)/hygiene serve
+	@if [ -f .demo/env ]; then . ./.demo/env && exec $(BIN)/hygiene serve; else exec $(BIN)/hygiene serve --playground; fi
 
 bench: install postgres
 	$(BIN)/python -m bench
@@ -59,4 +64,4 @@ lock:
 # Crash, fault, bad-input, privacy and isolation campaigns on SQLite and PostgreSQL; prints one table.
 reliability: install postgres
 	$(BIN)/python -m reliability
-	$(BIN)/pytest -m slow tests/test_gmail_fault_campaign.py
+	$(BIN)/pytest -m slow tests/test_gmail_fault_campaign.py tests/test_served_api.py

@@ -1,6 +1,7 @@
 """`hygiene breach ...`: the 72-hour clock of a personal data breach (GDPR Art. 33, Calmo K4).
 
-    hygiene breach open --controller calmo --discovered 2026-11-20T14:05+01:00 --systems logbooks --out incident/
+    hygiene breach open --controller calmo --discovered 2026-11-20T14:05+01:00 [--occurred 2026-11-19T22:00+01:00] \
+        --systems logbooks --out incident/
     hygiene breach notified 9c1e… --to authority [--at 2026-11-21T10:00+01:00]
     hygiene breach status 9c1e…        # exit 0; "late" lists the notices past their clock, for a cron to alert
 
@@ -37,6 +38,9 @@ breach_app = typer.Typer(help="Personal data breaches: the 72-hour clock and the
 def open_breach(
     controller: str = typer.Option(..., "--controller"),
     discovered: str = typer.Option(..., "--discovered", help="When it was discovered, ISO 8601 with offset."),
+    occurred: str | None = typer.Option(
+        None, "--occurred", help="When it happened, if known (default: when discovered), ISO 8601 with offset."
+    ),
     systems: str = typer.Option(..., "--systems", help="Affected systems of the policy, comma-separated."),
     out: str = typer.Option(..., "--out", help="Folder for the contact list and the draft notices."),
     description: str = typer.Option("", "--description", help="What happened (goes into the notices)."),
@@ -45,6 +49,7 @@ def open_breach(
     """Start the clock, find the affected people, and draft the notices."""
     policy = load_policy(policies_dir(), controller)
     moment = parse_datetime(discovered, "--discovered")
+    happened = parse_datetime(occurred, "--occurred") if occurred else None
     folder = writable_folder(Path(out), "--out")
     chosen = [system.strip() for system in systems.split(",") if system.strip()]
     from tasks.rights import affected_subjects  # loads the connectors only for this command
@@ -55,7 +60,9 @@ def open_breach(
     pseudonyms = {
         system: {pseudonym(key, SUBJECT, subject) for subject in subjects} for system, subjects in found.items()
     }
-    breach = BreachStore(Ledger.from_settings(settings)).open(policy, moment, description, pseudonyms)
+    breach = BreachStore(Ledger.from_settings(settings)).open(
+        policy, moment, description, pseudonyms, occurred=happened
+    )
     facts = BreachFacts(
         breach.breach_id, breach.discovered_at, breach.authority_due, breach.systems, breach.affected, description
     )
@@ -105,6 +112,11 @@ def _report(breach: Breach, extra: dict[str, Any], json: bool) -> None:
         emit_json(document)
         return
     console.print(f"breach {breach.breach_id} ({breach.controller}): {breach.affected} people affected")
+    clocks = document["clocks"]
+    console.print(
+        f"  72 hours from the breach ({document['occurred']}): {clocks['from_breach'] or 'not promised'}; "
+        f"from its discovery ({document['discovered']}): {clocks['from_discovery']}; the earlier applies"
+    )
     for recipient, notice in document["notices"].items():
         if notice["due"] is None and notice["sent"] is None:
             continue

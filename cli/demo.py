@@ -22,6 +22,16 @@ from rich.console import Console
 from rich.table import Table
 
 from cli.output import console, user_errors
+from cli.world import (
+    SEED,
+    demo_key_variables,
+    register_customers,
+    seed_balance_register,
+    seed_calmo_drive,
+    seed_mailbox,
+    seed_stressfri_files,
+    seed_vendor_tenant,
+)
 from hygiene.cadence import next_runs
 from hygiene.errors import HygieneError
 from hygiene.ledger import Ledger
@@ -32,18 +42,8 @@ from hygiene.policy import Action, Policy, Rule, SystemKind
 from hygiene.requests import RequestKind, RequestStore
 from hygiene.settings import Settings
 from hygiene.windows import window_for
-from sandbox import credentials
 from sandbox.runner import RunningSandbox, running_sandbox
-from sandbox.seed import TENANTS, hubspot_client, mailchimp_client, seed_hubspot, seed_mailchimp
-from sandbox.seed_files import (
-    ExportFormat,
-    OffersManifest,
-    calmo_folder,
-    offers_workbook,
-    webnode_submissions,
-    write_webnode_export,
-)
-from sandbox.seed_gmail import CUSTOMER_LABEL_PREFIX, SeedCustomer, default_customers, seed_stressfri_mailbox
+from sandbox.seed_gmail import default_customers
 
 #: the demo's own data; `.demo/prefect` (the UI's server home, `make ui`) is left alone
 WORKSPACE = Path(".demo/run")
@@ -82,107 +82,52 @@ def show_promises(policy: Policy, now: datetime) -> None:
     console.print(table)
 
 
-def prepare_workspace() -> Path:
-    """A fresh workspace with its own ledger and demo-only keys; real keys in the environment are left alone."""
-    shutil.rmtree(WORKSPACE, ignore_errors=True)
-    private_folder(WORKSPACE)  # it holds the seeded people, their letters and exports
-    os.environ["HYGIENE_DATABASE_URL"] = f"sqlite:///{WORKSPACE.resolve()}/hygiene.db"
-    os.environ["HYGIENE_REPORTS_DIR"] = str(WORKSPACE.resolve() / "reports")
-    for controller in CONTROLLERS:
-        os.environ.setdefault(f"HYGIENE_KEY_{controller.upper()}", f"demo-only-key-{controller}-not-secret")
-    return WORKSPACE.resolve()
+def prepare_workspace(workspace: Path = WORKSPACE) -> Path:
+    """A fresh workspace with its own ledger and demo-only keys; real keys in the environment are left alone.
+
+    `hygiene preflight --sandbox` builds the same world in a temporary folder of its own.
+    """
+    shutil.rmtree(workspace, ignore_errors=True)
+    private_folder(workspace)  # it holds the seeded people, their letters and exports
+    os.environ["HYGIENE_DATABASE_URL"] = f"sqlite:///{workspace.resolve()}/hygiene.db"
+    os.environ["HYGIENE_REPORTS_DIR"] = str(workspace.resolve() / "reports")
+    for variable, key in demo_key_variables(CONTROLLERS).items():
+        os.environ.setdefault(variable, key)
+    return workspace.resolve()
 
 
 @contextmanager
 def vendor_tenant(controller: str, now: datetime) -> Iterator[RunningSandbox]:
-    """A sandbox holding one controller's Mailchimp audience and HubSpot portal, seeded through the SDKs."""
-    tenant = next(t for t in TENANTS if t.name.lower() == controller)
+    """A sandbox holding one controller's Mailchimp audience, HubSpot portal and a mailbox."""
     with running_sandbox() as sandbox:
-        mailchimp = seed_mailchimp(
-            mailchimp_client(sandbox.mailchimp_host),
-            sandbox.state.clock,
-            n=30,
-            clock_now=now,
-            rng_seed=2026,
-            tenants=(tenant,),
-        )
-        seed_hubspot(
-            hubspot_client(sandbox.hubspot_host),
-            sandbox.state.clock,
-            n=30,
-            clock_now=now,
-            rng_seed=2026,
-            tenants=(tenant,),
-        )
-        seed_mailbox(sandbox, now, default_customers(8, now=now, rng_seed=2026))
-        os.environ |= {
-            "HYGIENE_MAILCHIMP_API_KEY": credentials.MAILCHIMP_API_KEY,
-            "HYGIENE_MAILCHIMP_HOST": sandbox.mailchimp_host,
-            "HYGIENE_HUBSPOT_TOKEN": credentials.HUBSPOT_ACCESS_TOKEN,
-            "HYGIENE_HUBSPOT_HOST": sandbox.hubspot_host,
-            f"HYGIENE_{controller.upper()}_MAILCHIMP_LIST_ID": mailchimp.audiences[tenant.name],
-        }
+        *_, env = seed_vendor_tenant(sandbox, controller, now)
+        os.environ |= env | seed_mailbox(sandbox, now, default_customers(8, now=now, rng_seed=SEED))
         yield sandbox
-
-
-def seed_mailbox(sandbox: RunningSandbox, now: datetime, customers: list[SeedCustomer]) -> None:
-    """A Gmail mailbox with a label per customer, Inbox, Sent and Trash, and the connector aimed at it."""
-    from google.oauth2.credentials import Credentials
-    from googleapiclient.discovery import build
-
-    service = build(
-        "gmail",
-        "v1",
-        client_options={"api_endpoint": sandbox.gmail_endpoint},
-        credentials=Credentials(token=credentials.GMAIL_ACCESS_TOKEN),  # type: ignore[no-untyped-call]
-        static_discovery=True,
-    )
-    seed_stressfri_mailbox(service, now, customers, rng_seed=2026)
-    os.environ |= {
-        "HYGIENE_GMAIL_API_ENDPOINT": sandbox.gmail_endpoint,
-        "HYGIENE_GMAIL_TOKEN": credentials.GMAIL_ACCESS_TOKEN,
-    }
 
 
 @contextmanager
 def stressfri_systems(workspace: Path, now: datetime) -> Iterator[RunningSandbox]:
-    """The offers workbook (S4, and the customer register for S2), a Gmail mailbox with a label per customer of
-    that register (S2, S8), and last month's Webnode export (S1)."""
-    folder = workspace / "stressfri"
-    folder.mkdir(parents=True, exist_ok=True)
-    offers = offers_workbook(folder / "tilbud.xlsx", seed=2026, now=now, rows=30)
-    export = write_webnode_export(
-        folder / "webnode-export.csv", webnode_submissions(seed=2026, now=now, count=25), ExportFormat.CSV_SEMICOLON_BOM
-    )
-    os.environ |= {"HYGIENE_STRESSFRI_OFFERS": str(offers.path), "HYGIENE_STRESSFRI_WEBNODE_EXPORT": str(export.path)}
+    """The offers workbook, a Gmail mailbox with a label per customer of that register (S2, S8), and last
+    month's Webnode export (S1)."""
+    offers, env = seed_stressfri_files(workspace, now)
+    os.environ |= env
     os.environ.pop("HYGIENE_SPREADSHEET_PASSWORD", None)
     with running_sandbox() as sandbox:
-        seed_mailbox(sandbox, now, register_customers(offers))
+        os.environ |= seed_mailbox(sandbox, now, register_customers(offers))
         yield sandbox
 
 
-def register_customers(offers: OffersManifest) -> list[SeedCustomer]:
-    """One mailbox customer per customer of the offers sheet, its label named as the sheet's "Kunde" cell."""
-    ended = offers.ended_subjects()
-    customers: dict[str, SeedCustomer] = {}
-    for offer in offers.offers:
-        customers.setdefault(
-            offer.email.lower(),
-            SeedCustomer(
-                ref=f"K-{len(customers) + 1:04d}",
-                label_name=f"{CUSTOMER_LABEL_PREFIX}{offer.customer}",
-                email=offer.email,
-                ended_on=ended.get(offer.email.lower()),
-            ),
-        )
-    return list(customers.values())
+@contextmanager
+def balance_systems(workspace: Path, now: datetime) -> Iterator[RunningSandbox]:
+    """Balance's Mailchimp and HubSpot tenants, and the CRM export that is the paper archive's register (B2–B5)."""
+    os.environ |= seed_balance_register(workspace, now)
+    with vendor_tenant("balance", now) as sandbox:
+        yield sandbox
 
 
 def calmo_files(workspace: Path, now: datetime) -> AbstractContextManager[None]:
     """Calmo's external drive: invoices and client logbooks."""
-    drive = calmo_folder(workspace / "calmo-drive", seed=2026, now=now, invoices=60, logbooks=16)
-    os.environ["HYGIENE_CALMO_INVOICES"] = str((drive.root / "fakturaer").resolve())
-    os.environ["HYGIENE_CALMO_LOGBOOKS"] = str((drive.root / "klientlogboeger").resolve())
+    os.environ |= seed_calmo_drive(workspace, now)[1]
     return nullcontext()
 
 
@@ -259,7 +204,7 @@ def attestations(policy: Policy, now: datetime, tally: Tally) -> None:
 
 def rights_requests(policy: Policy, sandbox: RunningSandbox, workspace: Path, tally: Tally) -> None:
     """One erasure and one access request, opened, carried out and answered with a letter."""
-    from cli.requests import erase, export
+    from cli.requests import attest_by_hand, erase, export
 
     settings = Settings()
     store = RequestStore(Ledger.from_settings(settings))
@@ -269,7 +214,10 @@ def rights_requests(policy: Policy, sandbox: RunningSandbox, workspace: Path, ta
     erasure = store.open(policy, RequestKind.ERASURE, people[0], today, key)
     access = store.open(policy, RequestKind.ACCESS, people[1], today, key)
     console.rule(f"[bold]{policy.name}: an erasure request and an access request")
-    erase(erasure.request_id, out=str(workspace / "letters" / f"{erasure.request_id}.txt"), json=False)
+    letter = str(workspace / "letters" / f"{erasure.request_id}.txt")
+    erase(erasure.request_id, out=letter, json=False)
+    # the demo's person "searches" the hand-kept places (web forms) at once; for real, someone does, then attests
+    attest_by_hand(erasure.request_id, role="demo", out=letter, json=False)
     export(access.request_id, out=str(workspace / "exports" / access.request_id), json=False)
     tally.add(policy.controller, requests=2)
 
@@ -277,7 +225,7 @@ def rights_requests(policy: Policy, sandbox: RunningSandbox, workspace: Path, ta
 def scene(policy: Policy, workspace: Path, now: datetime) -> AbstractContextManager[Any]:
     setups: dict[str, Callable[[], AbstractContextManager[Any]]] = {
         "clienti": lambda: vendor_tenant("clienti", now),
-        "balance": lambda: vendor_tenant("balance", now),
+        "balance": lambda: balance_systems(workspace, now),
         "balansekonomi": lambda: vendor_tenant("balansekonomi", now),
         "stressfri": lambda: stressfri_systems(workspace, now),
         "calmo": lambda: calmo_files(workspace, now),
@@ -307,15 +255,23 @@ def demo() -> None:
         show_promises(policy, now)
     workspace = prepare_workspace()
     tally = Tally()
+    from cli.preflight import of_controller, print_outcomes  # it builds its own world from this module's scenes
+    from deployments.generate import deployment_specs
+    from deployments.preflight import preflight
+
+    specs, checked = deployment_specs(policies), []
     for policy in policies:
         with scene(policy, workspace, now) as sandbox:
             run_controller(policy, now, tally)
             attestations(policy, now, tally)
             if policy.controller == "clienti":
                 rights_requests(policy, sandbox, workspace, tally)
+            checked += preflight(of_controller(specs, policy))
     # the summary is the demo's answer: never squeeze it into a narrow pipe's 80 columns
     Console(width=max(console.width, 120)).print(summary_table(tally))
     report = Ledger.from_settings(Settings()).verify()
     if not report.ok:
         raise HygieneError(f"chain broken at entry {report.broken_at}: {report.reason}")
     console.print(f"chain verified: {report.count} entries")
+    console.rule("[bold]hygiene preflight: every deployment once more, as a dry run")
+    print_outcomes(checked)

@@ -15,7 +15,15 @@ from rich.table import Table
 
 from cli.output import console, user_errors
 from deployments.generate import WORK_POOL, DeploymentSpec, prefect_yaml, specs_from
-from deployments.server import api_url, configured_api_url, require_reachable, start_server, stop_server
+from deployments.server import (
+    api_url,
+    auth_string,
+    client_of,
+    configured_api_url,
+    require_reachable,
+    start_server,
+    stop_server,
+)
 from hygiene.errors import HygieneError
 from hygiene.locations import policies_dir
 
@@ -41,30 +49,45 @@ def deploy(
 
 @user_errors
 def serve(
-    host: str = typer.Option("127.0.0.1", "--host", help="Address the UI listens on."),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Address the UI listens on; another than 127.0.0.1 exposes it to that network."
+    ),
     port: int = typer.Option(4200, "--port", help="Port of the UI and its API."),
+    playground: bool = typer.Option(
+        False, "--playground", help="Start the playground's world first (as `hygiene playground`) and serve on it."
+    ),
 ) -> None:
     """Keep a Prefect server with its UI and the deployments running; print the UI's address."""
     specs = specs_from(policies_dir())
     with ExitStack() as stack:
+        if playground:
+            from cli.playground import playground_env
+
+            console.print("starting the playground's world (sandbox, files, demo-only keys)…")
+            stack.enter_context(playground_env())
         url = configured_api_url()
         if url is not None:
             require_reachable(url)
         else:
-            from prefect.settings import PREFECT_API_URL, temporary_settings
-
             console.print(f"starting the Prefect server (SQLite under {SERVER_HOME}/)…")
-            process = start_server(SERVER_HOME, host, port)
+            auth, kept_in = auth_string(SERVER_HOME)
+            process = start_server(SERVER_HOME, host, port, auth)
             stack.callback(stop_server, process)
             url = api_url(host, port)
-            stack.enter_context(temporary_settings(updates={PREFECT_API_URL: url}))
+            stack.enter_context(client_of(url, auth))
+            console.print(f"the UI and the API ask for the auth string in {kept_in}")
         console.print(f"[bold]Prefect UI: {url.removesuffix('/api')}[/bold]  (API {url}; Ctrl-C stops)")
         serve_until_interrupted(specs)
 
 
 def serve_until_interrupted(specs: list[DeploymentSpec]) -> None:
-    from deployments.serve import serve_deployments  # Prefect loads only for commands that serve
+    from deployments.serve import ready, serve_deployments  # Prefect loads only for commands that serve
 
+    specs, refused = ready(specs, policies_dir())
+    for line in refused:
+        console.print(f"[yellow]{line}[/yellow]", soft_wrap=True)
+    if not specs:
+        raise HygieneError("no deployment has what its runs need from the environment (see above): nothing to serve")
     console.print(deployments_table(specs))
     try:
         serve_deployments(specs)

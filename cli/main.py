@@ -14,11 +14,14 @@ from cli.deploy import deploy, serve
 from cli.evidence import hold_app, ledger_app
 from cli.folders import folder_app
 from cli.output import errors
+from cli.playground import playground
 from cli.policies import deadline_command, policies_app, schedule_command
+from cli.preflight import preflight
 from cli.report import report
 from cli.requests import list_requests, request_app
 from cli.runs import run
 from cli.sandbox import sandbox_app
+from cli.signals import end_like_ctrl_c, exit_code
 from cli.status import status
 
 app = typer.Typer(
@@ -31,6 +34,7 @@ app.add_typer(policies_app, name="policies")
 app.command("deadline")(deadline_command)
 app.command("schedule")(schedule_command)
 app.command("demo")(demo)
+app.command("playground")(playground)
 app.command("run")(run)
 app.command("attest")(attest)
 app.add_typer(request_app, name="request")
@@ -39,6 +43,7 @@ app.command("status")(status)
 app.add_typer(breach_app, name="breach")
 app.command("deploy")(deploy)
 app.command("serve")(serve)
+app.command("preflight")(preflight)
 app.command("report")(report)
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(hold_app, name="hold")
@@ -48,6 +53,7 @@ app.add_typer(sandbox_app, name="sandbox")
 
 def main() -> None:
     """Run the CLI; a usage error is one line and exit code 1, like every other bad input."""
+    end_like_ctrl_c()
     try:
         code = app(standalone_mode=False)
     except NoArgsIsHelpError as exc:
@@ -58,7 +64,7 @@ def main() -> None:
         sys.exit(1)
     except typer.Abort:
         sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)
+    sys.exit(exit_code(code) if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from hygiene.errors import HygieneError
 
@@ -33,6 +34,15 @@ def _default(value: Any) -> Any:
 
 def emit_json(document: Any) -> None:
     typer.echo(json.dumps(document, default=_default, ensure_ascii=False, indent=2))
+
+
+def one_line(text: str, style: str = "") -> Text:
+    """A cell that keeps to one line and ends in an ellipsis when the terminal is too narrow for it.
+
+    A table in an 80-column terminal would otherwise wrap a long quote one word per line; the full text is
+    always in the command's `--json` document.
+    """
+    return Text(" ".join(text.split()), style=style, no_wrap=True, overflow="ellipsis")
 
 
 def fail(message: str) -> typer.Exit:

@@ -6,9 +6,11 @@ from datetime import datetime
 from typing import Any
 
 import typer
+from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
-from cli.output import JsonOption, console, emit_json, fail, user_errors
+from cli.output import JsonOption, console, emit_json, fail, one_line, user_errors
 from hygiene.cadence import next_runs
 from hygiene.legal import answer_deadline
 from hygiene.locations import policies_dir
@@ -63,6 +65,7 @@ def rule_summary(policy: Policy, rule: Rule) -> dict[str, Any]:
         "exemptions": [e.value for e in rule.exemptions],
         "reading": rule.reading,
         "reason": rule.reason,
+        "finding": None if rule.finding is None else rule.finding.value,
     }
 
 
@@ -83,22 +86,22 @@ def show(controller: str, json: bool = JsonOption) -> None:
             }
         )
         return
+    # the title wraps; the quote and the cadence keep to one line each (the full text is in --json), so the
+    # table fits an 80-column terminal at a few lines per rule
     table = Table(title=f"{policy.name} ({policy.country.value}, {policy.timezone})", show_lines=True)
-    for column in ("ref", "promise (quote)", "window", "cadence", "action"):
-        table.add_column(column)
+    table.add_column("ref", no_wrap=True)
+    table.add_column("promise (quote)", ratio=3)
+    table.add_column("action, window, cadence", ratio=2)
     for rule, summary in zip(policy.rules, rules, strict=True):
-        window = (
-            ", ".join(
-                f"{k} {v}" for k, v in (("not before", rule.window.not_before), ("deadline", rule.window.deadline)) if v
-            )
-            or "-"
-        )
+        bounds = (("not before", rule.window.not_before), ("deadline", rule.window.deadline))
         table.add_row(
             rule.ref,
-            f"{rule.title}\n[dim]“{rule.quote.text}”[/dim]",
-            window,
-            summary["cadence"] or "on demand",
-            rule.action.value,
+            Group(Text(rule.title), one_line(f"“{rule.quote.text}”", style="dim")),
+            Group(
+                Text(rule.action.value, style="bold"),
+                *(Text(f"{name} {value}") for name, value in bounds if value),
+                one_line(summary["cadence"] or "on demand"),
+            ),
         )
     console.print(table)
 
@@ -177,6 +180,7 @@ def schedule(
                     "id": rule.id,
                     "cadence": rule.cadence.describe() if rule.cadence else None,
                     "runs": times,
+                    "finding": None if rule.finding is None else rule.finding.value,
                 }
                 for rule, times in runs
             ]
@@ -188,10 +192,16 @@ def schedule(
     for rule, times in runs:
         table.add_row(
             rule.ref,
-            rule.cadence.describe() if rule.cadence else "on demand (no cadence)",
+            one_line(_cadence_text(rule)),
             "\n".join(t.isoformat() for t in times) or "-",
         )
     console.print(table)
+
+
+def _cadence_text(rule: Rule) -> str:
+    if rule.finding is not None:
+        return f"none: {rule.finding.value.replace('_', ' ')} in the notice"
+    return rule.cadence.describe() if rule.cadence else "on demand (no cadence)"
 
 
 deadline_command = user_errors(deadline)

@@ -11,7 +11,7 @@ from cli.output import console, user_errors
 from hygiene.ledger import Ledger
 from hygiene.locations import policies_dir
 from hygiene.policies import load_policy
-from hygiene.report import REPORT_KINDS, Quarter, build_report, render_html, render_markdown, report_dir
+from hygiene.report import Quarter, report_dir, write_report
 from hygiene.settings import Settings
 
 
@@ -25,16 +25,6 @@ def report(
     policy = load_policy(policies_dir(), controller)
     period = Quarter.parse(quarter)
     settings = Settings()
-    ledger = Ledger.from_settings(settings)
-    document = build_report(
-        policy,
-        period,
-        ledger.entries(controller=policy.controller, kinds=REPORT_KINDS),
-        ledger.verify(),
-        datetime.now().astimezone(),
-    )
     target = Path(out) if out else report_dir(settings.reports_dir, policy.controller, period)
-    target.mkdir(parents=True, exist_ok=True)
-    (target / "report.html").write_text(render_html(document), encoding="utf-8")
-    (target / "report.md").write_text(render_markdown(document), encoding="utf-8")
+    write_report(policy, period, Ledger.from_settings(settings), target, datetime.now().astimezone())
     console.print(f"wrote {target / 'report.html'} and {target / 'report.md'}")

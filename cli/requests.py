@@ -4,12 +4,14 @@ hygiene request open --controller calmo --kind erasure --email ann@example.dk [-
 hygiene request verify-id 3f2a… --role owner          # Calmo K3: photo ID checked (the image is not kept)
 hygiene request extend 3f2a… --reason "many systems to search"
 hygiene request erase 3f2a… --out reply.txt            # erase_subject, then the reply letter
+hygiene request attest 3f2a… --role owner --out reply.txt  # the by-hand part is done: close, final letter
 hygiene request export 3f2a… --out answer/             # export_subject, then export.json, export.html, letter
 hygiene requests [--controller calmo]                  # open requests and the days left, never the email
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -116,7 +118,7 @@ def erase(
     from flows.rights import erase_subject  # Prefect loads only for commands that run flows
 
     result: dict[str, Any] = erase_subject(request_id)
-    if result["closed"]:
+    if result["closed"] or result["awaiting_by_hand"]:
         answers = [answer_from_dict(answer) for answer in result["systems"]]
         facts = reply_facts(policy, store.get(request_id), answers, result["already_erased_on"])
         write_private(letter, reply_letter(policy, facts))
@@ -126,6 +128,35 @@ def erase(
     else:
         _print_answers(result)
     _refuse_unless_done(result, letter)
+    if result["awaiting_by_hand"] and not json:
+        console.print(
+            f"request {request_id} stays open until a person has searched and cleared {', '.join(result['by_hand'])}; "
+            f"then: hygiene request attest {request_id} --role ROLE --out FILE",
+            soft_wrap=True,
+        )
+
+
+@request_app.command("attest")
+@user_errors
+def attest_by_hand(
+    request_id: str,
+    role: str = typer.Option(..., "--role", help="The role of who did the by-hand part (owner, employee)."),
+    out: str = typer.Option(..., "--out", help="File to write the final reply letter to."),
+    json: bool = JsonOption,
+) -> None:
+    """Attest that the by-hand part of an erasure is done; closes the request and writes the final letter."""
+    _, store = _store()
+    policy = _ready(store, request_id, {RequestKind.ERASURE})
+    letter = writable_file(Path(out), "--out")
+    request, machine = store.attest_by_hand(request_id, role)
+    answers = [answer_from_dict(answer) for answer in machine.get("systems", [])]
+    facts = replace(reply_facts(policy, request, answers), by_hand_done=True)
+    letter.write_text(reply_letter(policy, facts), encoding="utf-8")
+    document = {"request": request_id, "closed": True, "outcome": request.outcome, "letter": str(letter)}
+    if json:
+        emit_json(document)
+    else:
+        console.print(f"request {request_id}: the by-hand part attested ({role}); closed; reply letter: {letter}")
 
 
 @request_app.command("export")
@@ -168,16 +199,17 @@ def list_requests(
     if json:
         emit_json(rows)
         return
-    table = Table(title="open rights requests")
-    for column in ("request", "controller", "kind", "received", "deadline", "days left", "ID checked"):
-        table.add_column(column)
+    # ids and dates are copied from here, so they never wrap; the controller and the kind share a cell and "*"
+    # marks an extended deadline, so the table fits an 80-column terminal
+    table = Table(title="open rights requests (* extended deadline; left: days left; ID: identity checked)")
+    for column in ("request", "controller, kind", "received", "deadline", "left", "ID"):
+        table.add_column(column, no_wrap=True)
     for row in rows:
         table.add_row(
             row["request"],
-            row["controller"],
-            row["kind"],
+            f"{row['controller']}\n{row['kind']}",
             str(row["received"]),
-            f"{row['deadline']}{' (extended)' if row['extended'] else ''}",
+            f"{row['deadline']}{'*' if row['extended'] else ''}",
             str(row["days_left"]),
             "yes" if row["identity_checked"] else "-",
         )

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import typer
 from rich.table import Table
 
 from cli.output import JsonOption, console, emit_json, user_errors
+from deployments.server import authenticated_temporary_server
 from hygiene.errors import HygieneError
+from hygiene.guards import refuse_future_as_of
 from hygiene.locations import policies_dir
 from hygiene.periods import parse_datetime
 from hygiene.policies import find_rule, load_policy
@@ -27,11 +30,14 @@ def run(
     policy = load_policy(policies_dir(), controller)
     rule = find_rule(policy, ref)
     moment = parse_datetime(as_of, "--as-of") if as_of is not None else None
+    if not dry_run:
+        refuse_future_as_of(moment, datetime.now(UTC), what="--as-of", dry_run_hint="add --dry-run")
     from flows.enforce import enforce_rule  # Prefect loads only for commands that run flows
 
-    results: list[dict[str, Any]] = enforce_rule(
-        policy.controller, rule.ref, dry_run=dry_run, as_of=moment, approved=approve, pause_for_approval=False
-    )
+    with authenticated_temporary_server():
+        results: list[dict[str, Any]] = enforce_rule(
+            policy.controller, rule.ref, dry_run=dry_run, as_of=moment, approved=approve, pause_for_approval=False
+        )
     if json:
         emit_json(results)
     else:

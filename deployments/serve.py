@@ -6,15 +6,23 @@ here, so one machine needs no work pool. To scale out, deploy `prefect.yaml` to 
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import os
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from prefect import Flow, serve
+from prefect import Flow
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.client.schemas.schedules import CronSchedule, RRuleSchedule
 from prefect.deployments.runner import RunnerDeployment
+from prefect.runner import Runner
 
 from deployments.generate import COLLISION_STRATEGY, RUNS_AT_ONCE, DeploymentSpec
+from hygiene.policies import load_policy
+from hygiene.policy import Policy
+from hygiene.readiness import missing
 
 
 def flow_at(entrypoint: str) -> Flow[Any, Any]:
@@ -50,6 +58,40 @@ def runner_deployments(specs: list[DeploymentSpec]) -> list[RunnerDeployment]:
     return [runner_deployment(spec) for spec in specs]
 
 
+class InterruptibleRunner(Runner):
+    """A runner that SIGTERM stops as Ctrl-C does: it pauses the deployments and leaves its loop cleanly.
+
+    Prefect's own handler calls a coroutine without awaiting it and exits from inside the event loop.
+    """
+
+    def handle_sigterm(self, *args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+
+def ready(
+    specs: list[DeploymentSpec], policies: Path, environ: Mapping[str, str] = os.environ
+) -> tuple[list[DeploymentSpec], list[str]]:
+    """The deployments whose runs have what they need from the environment, and one line for each of the rest
+    (served, a run of those could only fail; see hygiene.readiness)."""
+    loaded: dict[str, Policy] = {}
+    served, refused = [], []
+    for spec in specs:
+        policy = loaded.get(spec.controller) or loaded.setdefault(
+            spec.controller, load_policy(policies, spec.controller)
+        )
+        rule = policy.rule(spec.rule_ref)
+        assert rule is not None, f"{spec.name}: generated from a rule the policy no longer has"
+        problems = missing(policy, rule, environ)
+        if problems:
+            refused.append(f"{spec.name} not served: {'; '.join(problems)}")
+        else:
+            served.append(spec)
+    return served, refused
+
+
 def serve_deployments(specs: list[DeploymentSpec]) -> None:
     """Register the deployments with the server and run their scheduled runs until interrupted."""
-    serve(*runner_deployments(specs), print_starting_message=False)
+    runner = InterruptibleRunner(pause_on_shutdown=True)
+    for deployment in runner_deployments(specs):
+        runner.add_deployment(deployment)
+    asyncio.run(runner.start())

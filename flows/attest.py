@@ -46,6 +46,7 @@ from hygiene.cadence import next_runs
 from hygiene.checklist import (
     Checklist,
     checklist_drafts,
+    instruction,
     overdue_drafts,
     reminder_draft,
     render_checklist,
@@ -67,6 +68,8 @@ UNSCHEDULED_WAIT = timedelta(days=7)
 #: the attester and role of the answers `demo_answer` gives
 DEMO = "demo"
 _DEMO_WAIT_SECONDS = 120.0
+#: the outcome of a dry run's checklist: recorded and shown, asked of nobody
+DRY_RUN_OUTCOME = "dry run: not asked"
 
 
 class NothingToVerify(HygieneError):
@@ -99,15 +102,23 @@ def form_for(checklist: Checklist, description: str) -> type[AttestationForm]:
 
 @flow(name="attest", persist_result=False, log_prints=False)
 def attest(
-    controller: str, rule_ref: str, as_of: datetime | None = None, demo_answer: bool = False
+    controller: str,
+    rule_ref: str,
+    as_of: datetime | None = None,
+    demo_answer: bool = False,
+    dry_run: bool = False,
 ) -> list[dict[str, Any]]:
-    """Ask a person to do and attest what a hand-kept rule makes due; parameters carry no personal data."""
+    """Ask a person to do and attest what a hand-kept rule makes due; parameters carry no personal data.
+
+    A dry run (`hygiene preflight`) builds, records and shows the checklist but asks nobody: it completes at once
+    instead of pausing until the next scheduled run.
+    """
     policy, rule = _attested_rule(controller, rule_ref)
     settings = Settings()
     ledger = Ledger.from_settings(settings)
     moment = as_of or datetime.now().astimezone(policy.zone)
     return [
-        attest_on_system(_context(policy, rule, system, settings, moment), ledger, demo_answer)
+        attest_on_system(_context(policy, rule, system, settings, moment, dry_run), ledger, demo_answer)
         for system in rule.covers.systems
     ]
 
@@ -121,7 +132,7 @@ def verify_export(controller: str, rule_ref: str, export_path: str | None = None
     moment = datetime.now().astimezone(policy.zone)
     results = []
     for system in rule.covers.systems:
-        ctx = _context(policy, rule, system, settings, moment)
+        ctx = _context(policy, rule, system, settings, moment, dry_run=False)
         connector = export_connector(ctx, Path(export_path) if export_path else None)
         if connector is not None:
             start_run(ctx, ledger)
@@ -158,7 +169,7 @@ def attest_on_system(ctx: RunContext, ledger: Ledger, demo_answer: bool) -> dict
         verify_against_export(ctx, ledger, connector)
     checklist = build_checklist(ctx, ledger)
     ledger.append(checklist_drafts(ctx, checklist))
-    page = render_checklist(checklist, ctx.rule.title, _instruction(ctx))
+    page = render_checklist(checklist, ctx.rule.title, instruction(ctx))
     _publish(ctx, "checklist", page)
     logger.info(
         "%s %s on %s: %d item(s) to attest, %d overdue",
@@ -168,7 +179,12 @@ def attest_on_system(ctx: RunContext, ledger: Ledger, demo_answer: bool) -> dict
         len(checklist.items),
         len(checklist.overdue),
     )
-    outcome = ask_and_record(ctx, ledger, checklist, page, demo_answer) if checklist.items else "nothing due"
+    if not checklist.items:
+        outcome = "nothing due"
+    elif ctx.dry_run:
+        outcome = DRY_RUN_OUTCOME
+    else:
+        outcome = ask_and_record(ctx, ledger, checklist, page, demo_answer)
     _finish(ctx, ledger, {"items": len(checklist.items), "outcome": outcome})
     return {
         "controller": ctx.controller,
@@ -294,25 +310,16 @@ def _attested_rule(controller: str, rule_ref: str) -> tuple[Policy, Rule]:
     return rule_for_flow(policies_dir(), controller, rule_ref, {Action.ATTEST, Action.FLAG_FOR_REVIEW}, "attest")
 
 
-def _context(policy: Policy, rule: Rule, system: str, settings: Settings, as_of: datetime) -> RunContext:
+def _context(policy: Policy, rule: Rule, system: str, settings: Settings, as_of: datetime, dry_run: bool) -> RunContext:
     context = FlowRunContext.get()
     return RunContext(
         policy=policy,
         rule=rule,
         system=system,
         as_of=as_of,
-        dry_run=False,
+        dry_run=dry_run,
         key=settings.key_for(policy.controller),
         flow_run=None if context is None or context.flow_run is None else context.flow_run.id.hex,
-    )
-
-
-def _instruction(ctx: RunContext) -> str:
-    system = ctx.policy.systems[ctx.system]
-    return (
-        f"In {system.description}: delete or shred each item below (find it by its date and kind; the "
-        "reference is its masked pseudonym), then tick it, give your name and role, and submit. "
-        "Leave an item unticked if it is not done; it stays on the next checklist."
     )
 
 

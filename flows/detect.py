@@ -33,8 +33,12 @@ FINDING_ROWS = 500
 
 
 @flow(name="detect-rule", persist_result=False, log_prints=False)
-def detect_rule(controller: str, rule_ref: str) -> list[dict[str, Any]]:
-    """Run one rule's detector on every system it covers; parameters are names only."""
+def detect_rule(controller: str, rule_ref: str, dry_run: bool = False) -> list[dict[str, Any]]:
+    """Run one rule's detector on every system it covers; parameters are names only.
+
+    Detection deletes nothing either way; a dry run's findings are recorded under a run marked as a dry run, so
+    the evidence report does not count it as one of the rule's runs.
+    """
     policy, rule = rule_for_flow(policies_dir(), controller, rule_ref, {Action.DETECT_AND_FLAG}, "detect-rule")
     detector = detector_for(rule.ref, rule.covers.selection)
     settings = Settings()
@@ -46,7 +50,7 @@ def detect_rule(controller: str, rule_ref: str) -> list[dict[str, Any]]:
             rule=rule,
             system=system,
             as_of=datetime.now().astimezone(policy.zone),
-            dry_run=False,
+            dry_run=dry_run,
             key=settings.key_for(controller),
         )
         start_run(ctx, ledger)

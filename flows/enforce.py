@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 from flows.approval import ask_for_approval
-from flows.artifacts import BatchProgress, link_evidence_report, started_by_schedule
+from flows.artifacts import BatchProgress, created_through_api, link_evidence_report, started_by_schedule
 from hygiene.connector import ConnectorError, ReportsFindings
 from hygiene.enforcement import (
     BatchResult,
@@ -20,7 +20,9 @@ from hygiene.enforcement import (
     record_findings,
     render_markdown,
     safety_verdict,
+    undated_finding,
 )
+from hygiene.guards import refuse_weakened_guards
 from hygiene.holds import HoldIndex, HoldStore
 from hygiene.ledger import Ledger
 from hygiene.locations import policies_dir
@@ -46,7 +48,14 @@ def enforce_rule(
     approved: bool = False,
     pause_for_approval: bool = True,
 ) -> list[dict[str, Any]]:
-    """Enforce one rule on every system it covers; parameters are names and flags only, never personal data."""
+    """Enforce one rule on every system it covers; parameters are names and flags only, never personal data.
+
+    A parameter that would weaken a guard (a future `as_of`, `approved` through the API) is refused here, in the
+    flow, so a run created through the Prefect API is refused like one from the command line.
+    """
+    refuse_weakened_guards(
+        as_of=as_of, now=datetime.now(UTC), dry_run=dry_run, approved=approved, through_api=created_through_api()
+    )
     policy, rule = rule_for_flow(policies_dir(), controller, rule_ref, {Action.DELETE}, "enforce-rule")
     settings = Settings()
     ledger = Ledger.from_settings(settings)
@@ -59,7 +68,7 @@ def enforce_rule(
         enforce_on_system(policy, rule, system, settings, ledger, moment, dry_run, approved, pause_for_approval)
         for system in enforcement_order(policy, rule)
     ]
-    link_evidence_report(policy, settings)
+    link_evidence_report(policy, settings, ledger)
     return [summary(report) for report in reports]
 
 
@@ -83,12 +92,23 @@ def enforce_on_system(
     start_run(ctx, ledger)
     found, acted, stopped = RunPlan(PlanSummary(), [], []), BatchResult(), None
     try:
-        source = connector_for(policy, system)
-        connector = WatchedConnector(source, watch)
+        vendor = connector_for(policy, system)
+        connector = WatchedConnector(vendor, watch)
         found = plan_records(ctx, connector, ledger, active_holds(ctx, ledger))
         record_findings(ctx, ledger, ((record, dict(REAPPEARED)) for record in watch.reappeared))
-        if isinstance(source, ReportsFindings):
-            record_findings(ctx, ledger, source.findings)
+        if isinstance(vendor, ReportsFindings):
+            record_findings(ctx, ledger, vendor.findings)
+        undated = undated_finding(ctx, vendor)
+        if undated is not None:
+            ledger.append([undated])
+            logger.warning(
+                "%s %s on %s: %s record(s) have no %s, so their clock cannot start (not covered)",
+                policy.controller,
+                rule.ref,
+                system,
+                undated.payload["count"],
+                undated.payload["field"],
+            )
         logger.info(
             "%s %s on %s: %s; reappeared after erasure: %d",
             policy.controller,

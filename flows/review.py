@@ -9,7 +9,7 @@ outcome), and every erased subject goes on the suppression list.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -18,6 +18,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.enforce import REAPPEARED, active_holds, summary
 from hygiene.enforcement import BatchResult, RunContext, batches, record_findings
+from hygiene.guards import refuse_future_as_of
 from hygiene.holds import HoldIndex
 from hygiene.ledger import Ledger
 from hygiene.locations import policies_dir
@@ -35,20 +36,28 @@ REVIEW_ROWS = 500
 
 
 @flow(name="review-rule", persist_result=False, log_prints=False)
-def review_rule(controller: str, rule_ref: str, as_of: datetime | None = None) -> list[dict[str, Any]]:
-    """Review one rule on every system it covers; parameters are names only, never personal data."""
+def review_rule(
+    controller: str, rule_ref: str, as_of: datetime | None = None, dry_run: bool = False
+) -> list[dict[str, Any]]:
+    """Review one rule on every system it covers; parameters are names only, never personal data.
+
+    A review run deletes what a person marked, so it plans as of now at the latest, like enforce-rule; a dry
+    run lists what is due for review and deletes nothing, not even what a person marked not relevant.
+    """
+    if not dry_run:
+        refuse_future_as_of(as_of, datetime.now(UTC), what="as_of", dry_run_hint="dry_run=true")
     policy, rule = rule_for_flow(policies_dir(), controller, rule_ref, {Action.FLAG_FOR_REVIEW}, "review-rule")
     settings = Settings()
     ledger = Ledger.from_settings(settings)
     moment = as_of or datetime.now().astimezone(policy.zone)
-    return [review_on_system(policy, rule, system, settings, ledger, moment) for system in rule.covers.systems]
+    return [review_on_system(policy, rule, system, settings, ledger, moment, dry_run) for system in rule.covers.systems]
 
 
 def review_on_system(
-    policy: Policy, rule: Rule, system: str, settings: Settings, ledger: Ledger, as_of: datetime
+    policy: Policy, rule: Rule, system: str, settings: Settings, ledger: Ledger, as_of: datetime, dry_run: bool
 ) -> dict[str, Any]:
     ctx = RunContext(
-        policy=policy, rule=rule, system=system, as_of=as_of, dry_run=False, key=settings.key_for(policy.controller)
+        policy=policy, rule=rule, system=system, as_of=as_of, dry_run=dry_run, key=settings.key_for(policy.controller)
     )
     suppression = SuppressionList(settings.database_url)
     watch = ReappearanceWatch(suppression.subjects(policy.controller, system), ctx.subject_pseudonym)
@@ -57,8 +66,9 @@ def review_on_system(
     found = plan_for_review(ctx, connector, ledger, active_holds(ctx, ledger))
     record_findings(ctx, ledger, ((record, dict(REAPPEARED)) for record in watch.reappeared))
     acted = BatchResult()
+    marked = [] if dry_run else found.run.actionable
     try:
-        for batch in batches(found.run.actionable, connector.capabilities.batch_size):
+        for batch in batches(marked, connector.capabilities.batch_size):
             acted += delete_batch(ctx, connector, ledger, batch)
     finally:
         suppression.add(policy.controller, system, acted.erased, rule.ref)

@@ -32,6 +32,7 @@ from hygiene.matching import email_address
 from hygiene.policies import load_policy
 from hygiene.policy import Policy
 from hygiene.requests import (
+    AWAITING_BY_HAND,
     IdentityCipher,
     IdentityNotVerified,
     Request,
@@ -168,16 +169,25 @@ def export_subject(request_id: str) -> dict[str, Any]:
 def finish(
     run: RequestRun, outcome: str, answers: list[SystemAnswer], held_reason: str | None = None
 ) -> dict[str, Any]:
-    """Close the request (its identity deleted) unless a system could not be searched: then it stays open."""
+    """Close the request (its identity deleted) unless a system could not be searched: then it stays open.
+
+    An erasure with places only a person can search (a paper archive, Webnode's admin page) stays open too,
+    until someone attests that part (`hygiene request attest`): closing it here would leave that work tracked
+    by nobody. A person under a hold is erased nowhere, so nothing waits for a hand then.
+    """
     counts = totals(answers)
     payload = {"systems": [a.as_dict() for a in answers], "totals": counts}
+    closed = False
     if counts["unreachable"]:
         run.store.record(run.request, "incomplete", payload)
         outcome = "incomplete"
+    elif counts["by_hand"] and run.request.kind is RequestKind.ERASURE and outcome != "held":
+        run.store.record(run.request, AWAITING_BY_HAND, {**payload, "outcome": outcome})
     else:
         run.store.close(run.request.request_id, outcome, payload)
+        closed = True
     get_run_logger().info("request %s: %s; %s", run.request.request_id, outcome, counts)
-    return result(run, outcome, answers, held_reason=held_reason)
+    return result(run, outcome, answers, held_reason=held_reason, closed=closed)
 
 
 def result(
@@ -187,17 +197,20 @@ def result(
     *,
     already_erased_on: date | None = None,
     held_reason: str | None = None,
+    closed: bool = True,
 ) -> dict[str, Any]:
     """What the flow returns: counts, kinds and dates, never the person."""
+    by_hand = [a.system for a in answers if a.status is SystemStatus.BY_HAND or a.by_hand]
     return {
         "request": run.request.request_id,
         "controller": run.policy.controller,
         "kind": run.request.kind.value,
         "outcome": outcome,
-        "closed": outcome not in ("incomplete", "exported"),
+        "closed": closed and outcome not in ("incomplete", "exported"),
+        "awaiting_by_hand": not closed and outcome != "incomplete",
         "totals": totals(answers),
         "systems": [a.as_dict() for a in answers],
-        "by_hand": [a.system for a in answers if a.status is SystemStatus.BY_HAND or a.by_hand],
+        "by_hand": by_hand,
         "already_erased_on": already_erased_on,
         "held_reason": held_reason,
     }

@@ -1,10 +1,12 @@
-"""The breach clock: 72 hours to the minute from discovery, and what is late.
+"""The breach clocks: 72 hours to the minute, from the breach and from its discovery, and what is late.
 
 GDPR Art. 33 gives every controller 72 hours from becoming aware of a personal data breach to notify the
 supervisory authority (Datatilsynet, Datatilsynet NO, IMY). Art. 34 asks for the affected people to be told
-"without undue delay" when the risk is high, which has no clock; a controller that promises one (Calmo K4:
-"besked via e-mail indenfor 72 timer") gets the same 72 hours for the people, read from its policy's `notify`
-rule. The clock runs in absolute time, to the minute: a DST change inside the 72 hours changes nothing.
+"without undue delay" when the risk is high, which has no clock. A controller that promises one in its policy's
+`notify` rule (Calmo K4: "besked via e-mail indenfor 72 timer efter bruddet ... anmeldt til datatilsynet inden
+for de 72 timer") counts its 72 hours from the breach itself, which can lie before its discovery. So a breach
+records both moments, shows both clocks, and each notice is due by the earlier one that applies to it. The
+clocks run in absolute time, to the minute: a DST change inside the 72 hours changes nothing.
 
 The store keeps the breach's times, systems, description and counts; the affected people enter the evidence
 only as keyed pseudonyms (one FINDING each), and their contact list goes to the operator's file, never here.
@@ -19,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, Text, insert, select, update
+from sqlalchemy import Column, Integer, MetaData, String, Table, Text, insert, inspect, select, text, update
 
 from hygiene.errors import HygieneError
 from hygiene.ledger import EntryDraft, EntryKind, Ledger
@@ -50,6 +52,7 @@ def promises_subject_notice(policy: Policy) -> bool:
 class Breach:
     breach_id: str
     controller: str
+    occurred_at: datetime
     discovered_at: datetime
     systems: tuple[str, ...]
     description: str
@@ -59,12 +62,23 @@ class Breach:
     subjects_notified_at: datetime | None
 
     @property
-    def authority_due(self) -> datetime:
+    def awareness_due(self) -> datetime:
+        """Art. 33's clock: 72 hours from becoming aware of the breach."""
         return self.discovered_at + NOTICE_WINDOW
 
     @property
+    def promise_due(self) -> datetime | None:
+        """The notice's clock, when the controller promises one: 72 hours from the breach itself."""
+        return self.occurred_at + NOTICE_WINDOW if self.subjects_clock else None
+
+    @property
+    def authority_due(self) -> datetime:
+        """The earlier of the two clocks: the law's from discovery, the promise's from the breach."""
+        return min(self.awareness_due, self.promise_due or self.awareness_due)
+
+    @property
     def subjects_due(self) -> datetime | None:
-        return self.discovered_at + NOTICE_WINDOW if self.subjects_clock else None
+        return self.promise_due
 
     def notices(self) -> dict[Recipient, tuple[datetime | None, datetime | None]]:
         """For each recipient: (due, sent)."""
@@ -93,7 +107,12 @@ class Breach:
         return {
             "breach": self.breach_id,
             "controller": self.controller,
+            "occurred": self.occurred_at.isoformat(timespec="minutes"),
             "discovered": self.discovered_at.isoformat(timespec="minutes"),
+            "clocks": {
+                "from_breach": None if self.promise_due is None else self.promise_due.isoformat(timespec="minutes"),
+                "from_discovery": self.awareness_due.isoformat(timespec="minutes"),
+            },
             "systems": list(self.systems),
             "affected": self.affected,
             "notices": notices,
@@ -107,6 +126,7 @@ def breaches_table(metadata: MetaData, prefix: str = DEFAULT_PREFIX) -> Table:
         metadata,
         Column("breach_id", String, primary_key=True),
         Column("controller", String, nullable=False),
+        Column("occurred_at", String),
         Column("discovered_at", String, nullable=False),
         Column("systems", Text, nullable=False),
         Column("description", Text, nullable=False),
@@ -125,24 +145,50 @@ class BreachStore:
         metadata = MetaData()
         self.table = breaches_table(metadata, prefix)
         metadata.create_all(ledger.engine, checkfirst=True)
+        self._add_occurred_column()
 
-    def open(self, policy: Policy, discovered: datetime, description: str, affected: Mapping[str, set[str]]) -> Breach:
-        """Start the clock; `affected` maps each system to the pseudonyms of the people found in it."""
+    def _add_occurred_column(self) -> None:
+        """A store made before breaches recorded their own moment gets the column; its rows read as discovered."""
+        columns = {column["name"] for column in inspect(self.ledger.engine).get_columns(self.table.name)}
+        if "occurred_at" not in columns:
+            with self.ledger.transaction() as conn:
+                conn.execute(text(f'ALTER TABLE "{self.table.name}" ADD COLUMN occurred_at VARCHAR'))
+
+    def open(
+        self,
+        policy: Policy,
+        discovered: datetime,
+        description: str,
+        affected: Mapping[str, set[str]],
+        occurred: datetime | None = None,
+    ) -> Breach:
+        """Start the clocks; `affected` maps each system to the pseudonyms of the people found in it.
+
+        `occurred` is when the breach happened, if known; unknown, it is taken to be its discovery.
+        """
         require_aware(discovered, "--discovered")
+        occurred = require_aware(occurred, "--occurred") if occurred is not None else discovered
+        if occurred > discovered:
+            raise HygieneError(
+                f"--occurred: {occurred.isoformat(timespec='minutes')} is after --discovered "
+                f"{discovered.isoformat(timespec='minutes')}: a breach cannot be found before it happens"
+            )
         unknown = [system for system in affected if system not in policy.systems]
         if unknown or not affected:
             known = ", ".join(policy.systems)
             raise HygieneError(f"--systems: {', '.join(unknown) or 'none given'}: known systems are {known}")
         everyone = set().union(*affected.values())
         breach_id = secrets.token_hex(8)
+        subjects_clock = promises_subject_notice(policy)
         row: dict[str, Any] = {
             "breach_id": breach_id,
             "controller": policy.controller,
+            "occurred_at": utc_text(occurred),
             "discovered_at": utc_text(discovered),
             "systems": ",".join(affected),
             "description": description,
             "affected": len(everyone),
-            "subjects_clock": int(promises_subject_notice(policy)),
+            "subjects_clock": int(subjects_clock),
         }
         drafts = [
             self._draft(
@@ -152,7 +198,8 @@ class BreachStore:
                     "event": "opened",
                     "systems": list(affected),
                     "affected": len(everyone),
-                    "authority_due": utc_text(discovered + NOTICE_WINDOW),
+                    "occurred": utc_text(occurred),
+                    "authority_due": utc_text((occurred if subjects_clock else discovered) + NOTICE_WINDOW),
                 },
             ),
             *(
@@ -209,10 +256,12 @@ def _breach(row: Mapping[Any, Any]) -> Breach:
     def moment(text: str | None) -> datetime | None:
         return None if text is None else parse_utc(text)
 
+    discovered = parse_utc(row["discovered_at"]).astimezone(UTC)
     return Breach(
         breach_id=row["breach_id"],
         controller=row["controller"],
-        discovered_at=parse_utc(row["discovered_at"]).astimezone(UTC),
+        occurred_at=discovered if row["occurred_at"] is None else parse_utc(row["occurred_at"]).astimezone(UTC),
+        discovered_at=discovered,
         systems=tuple(row["systems"].split(",")),
         description=row["description"],
         affected=int(row["affected"]),

@@ -87,9 +87,11 @@ class EveryCadence(_Strict):
     @classmethod
     def _valid_period(cls, value: str) -> str:
         try:
-            Period.parse(value)
+            period = Period.parse(value)
         except PeriodError as exc:
             raise ValueError(str(exc)) from exc
+        if period.elapsed is not None:
+            raise ValueError(f"'{value}': an interval between runs is counted in days, weeks, months or years")
         return value
 
     @property
@@ -149,6 +151,17 @@ Cadence = CronCadence | RRuleCadence | LatestOfCadence
 def next_runs(cadence: Cadence, after: datetime, count: int, zone: ZoneInfo) -> list[datetime]:
     """The next `count` runs strictly after `after`, assuming each run happens when scheduled."""
     return list(islice(iterate_runs(cadence, after, zone, last_run=None), count))
+
+
+def previous_run(cadence: Cadence, before: datetime, zone: ZoneInfo) -> datetime | None:
+    """The last scheduled run strictly before `before` within the last 400 days (every cadence here runs yearly
+    or more often), assuming each run happens when scheduled; None if there was none."""
+    last = None
+    for run in iterate_runs(cadence, before - timedelta(days=400), zone, last_run=None):
+        if run >= before:
+            return last
+        last = run
+    return last
 
 
 def iterate_runs(cadence: Cadence, after: datetime, zone: ZoneInfo, last_run: datetime | None) -> Iterator[datetime]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
+from hygiene.cadence import previous_run
 from hygiene.connector import Record
 from hygiene.enforcement import RunContext
 from hygiene.errors import HygieneError
@@ -42,6 +43,9 @@ STILL_PRESENT = "still_present"
 REMINDER = "unanswered_checklist"
 REFUSED = "attestation_refused"
 
+#: the record attribute a register sets when an agreement, not the rule, governs the customer's material (B4)
+AGREEMENT = "agreement"
+_AGREEMENT_NOTES = {"all_in": "ALL-IN agreement: its terms govern the customer material"}
 _FIELD_TAIL = 6
 _LONG_DIGITS = re.compile(r"\d[\d ]{6,}\d")
 
@@ -120,10 +124,18 @@ def is_bookkeeping_review(ctx: RunContext) -> bool:
 
 
 def sweep_item(ctx: RunContext) -> ChecklistItem:
-    """The one item of a monthly sweep with no per-record data (S3): delete what is dated before the run day."""
-    day = ctx.as_of.astimezone(ctx.policy.zone).date()
-    record = Record(f"before:{day.isoformat()}", "", datetime.combine(day, time(0), tzinfo=ctx.policy.zone))
-    window = window_for(ctx.policy, ctx.rule, record.trigger) if record.trigger else None
+    """The one item of a monthly sweep with no per-record data (S3): delete what is dated before the run day.
+
+    Its deadline is that of the oldest message the sweep is for, one dated at the previous scheduled run (older
+    ones were the previous sweep's): for S3's monthly run and its "1 month + 7 days", the run day plus the week
+    of grace. Counted from the run day itself, a sweep answered a month late would be recorded as on time.
+    """
+    zone = ctx.policy.zone
+    day = ctx.as_of.astimezone(zone).date()
+    start_of_day = datetime.combine(day, time(0), tzinfo=zone)
+    record = Record(f"before:{day.isoformat()}", "", start_of_day)
+    previous = None if ctx.rule.cadence is None else previous_run(ctx.rule.cadence, start_of_day, zone)
+    window = window_for(ctx.policy, ctx.rule, previous or start_of_day)
     reference = ctx.record_pseudonym(record)
     return ChecklistItem(
         field=_field(reference, _FIELD_TAIL),
@@ -132,7 +144,7 @@ def sweep_item(ctx: RunContext) -> ChecklistItem:
         kind=f"{ctx.rule.covers.records}: delete every one dated before {day.isoformat()}",
         dated=day.isoformat(),
         decision=Decision.DUE,
-        deadline=None if window is None else window.deadline,
+        deadline=window.deadline,
     )
 
 
@@ -158,15 +170,28 @@ def _item(ctx: RunContext, reference: str, planned: Planned, tail: int, to_the_m
     record = planned.record
     assert record.trigger is not None  # the planner refuses undated records
     local = record.trigger.astimezone(ctx.policy.zone)
+    note = _AGREEMENT_NOTES.get(record.attributes.get(AGREEMENT, "")) if ctx.rule.covers.exception else None
     return ChecklistItem(
         field=_field(reference, tail),
         record=reference,
         subject=ctx.subject_pseudonym(record) if record.subject else None,
-        kind=ctx.rule.covers.records,
+        kind=ctx.rule.covers.records if note is None else f"{ctx.rule.covers.records} ({note})",
         dated=local.strftime("%Y-%m-%d %H:%M") if to_the_minute else local.date().isoformat(),
         decision=planned.decision,
         deadline=window_for(ctx.policy, ctx.rule, record.trigger).deadline,
     )
+
+
+def instruction(ctx: RunContext) -> str:
+    """What the person is asked to do, with the rule's exception (what is returned or kept, not shredded)."""
+    system = ctx.policy.systems[ctx.system]
+    text = (
+        f"In {system.description}: delete or shred each item below (find it by its date and kind; the "
+        "reference is its masked pseudonym), then tick it, give your name and role, and submit. "
+        "Leave an item unticked if it is not done; it stays on the next checklist."
+    )
+    exception = ctx.rule.covers.exception
+    return text if exception is None else f"{text} Except: {' '.join(exception.split())}"
 
 
 def _field(reference: str, tail: int) -> str:

@@ -92,6 +92,19 @@ class Connector(Protocol):
 
 
 @runtime_checkable
+class CountsUndated(Protocol):
+    """A system that can count the records a selection matches but that lack the trigger's date.
+
+    `records` leaves such records out (their clock cannot start), which must not be silent: Clienti C3's
+    customers without an end date are reported as a count, never by name.
+    """
+
+    def undated(self, selection: Mapping[str, str], trigger: str) -> int:
+        """How many records match `selection` and have no `trigger` date."""
+        ...
+
+
+@runtime_checkable
 class SubjectSearch(Protocol):
     """What rights requests need of a system: find one person's records, and read them for an export.
 

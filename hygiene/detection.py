@@ -4,8 +4,10 @@ A rule's `covers.selection` says which detector it runs (the keys are the detect
 
 - `allowed_merge_fields: FNAME,LNAME` (Balance B1, data minimisation): any other merge field of a list member
   that holds data is flagged by its tag; a list that defines such fields is flagged once, by their tags.
-- `detect: cpr` or `detect: personnummer` with `properties: notes,...` (Clienti C7, Balansekonomi E3): a
-  property holding a Danish CPR number or a Swedish personnummer is flagged by the property's name.
+- `detect: cpr`, `detect: personnummer` or `detect: payment`, or several joined by commas, with
+  `properties: notes,...` (Clienti C7, Balansekonomi E3): a property holding a Danish CPR number, a Swedish
+  personnummer or payment details (card number, IBAN, bankgiro, plusgiro) is flagged by the property's name,
+  once per kind found.
 
 A finding names the record (by pseudonym, in the ledger) and the field; never the value, which is what the
 rule wants gone.
@@ -19,11 +21,15 @@ from typing import Protocol, runtime_checkable
 
 from hygiene.connector import Record
 from hygiene.errors import HygieneError
-from hygiene.identifiers import contains_cpr, contains_personnummer
+from hygiene.identifiers import contains_cpr, contains_payment_data, contains_personnummer
 
 #: how the Mailchimp connector names a member's merge field among a record's attributes
 MERGE_PREFIX = "merge:"
-IDENTIFIERS: dict[str, Callable[[str], bool]] = {"cpr": contains_cpr, "personnummer": contains_personnummer}
+IDENTIFIERS: dict[str, Callable[[str], bool]] = {
+    "cpr": contains_cpr,
+    "personnummer": contains_personnummer,
+    "payment": contains_payment_data,
+}
 
 Finding = dict[str, object]
 
@@ -58,16 +64,20 @@ def detector_for(rule_ref: str, selection: Mapping[str, str]) -> Detector:
             lambda record: merge_field_findings(record, allowed),
             lambda tags: sorted(tag for tag in tags if tag not in allowed),
         )
-    kind = selection.get("detect")
-    if kind in IDENTIFIERS:
+    kinds = _names(selection.get("detect", ""))
+    if kinds and all(kind in IDENTIFIERS for kind in kinds):
         properties = _names(selection.get("properties", ""))
         if not properties:
-            raise DetectorError(f"rule {rule_ref}: detect {kind} needs `properties` to look in")
+            raise DetectorError(f"rule {rule_ref}: detect {', '.join(kinds)} needs `properties` to look in")
         rest = {k: v for k, v in selection.items() if k != "detect"}
-        return Detector(rest, lambda record: identifier_findings(record, properties, kind), lambda _tags: [])
+        return Detector(
+            rest,
+            lambda record: [finding for kind in kinds for finding in identifier_findings(record, properties, kind)],
+            lambda _tags: [],
+        )
     raise DetectorError(
         f"rule {rule_ref}: the selection names no detector; use allowed_merge_fields, "
-        f"or detect: {' or '.join(IDENTIFIERS)} with properties"
+        f"or detect: {', '.join(IDENTIFIERS)} (one or more, comma-separated) with properties"
     )
 
 

@@ -18,7 +18,7 @@ from itertools import islice
 
 from pydantic import SecretStr
 
-from hygiene.connector import AbsenceProof, Connector, Receipt, Record, response_digest
+from hygiene.connector import AbsenceProof, Connector, CountsUndated, Receipt, Record, response_digest
 from hygiene.holds import HoldIndex
 from hygiene.ledger import Entry, EntryDraft, EntryKind, Ledger
 from hygiene.planner import Decision, Planned, PlanSummary, plan
@@ -247,6 +247,19 @@ def record_findings(ctx: RunContext, ledger: Ledger, found: Iterable[tuple[Recor
     return count
 
 
+#: the FINDING of records a rule's selection matches that have no date to start its clock
+UNDATED = "trigger_missing"
+
+
+def undated_finding(ctx: RunContext, connector: Connector) -> EntryDraft | None:
+    """A count of the records the run could not cover for want of a trigger date, or None when there are none."""
+    if ctx.rule.trigger is None or not isinstance(connector, CountsUndated):
+        return None
+    count = connector.undated(ctx.rule.covers.selection, ctx.rule.trigger.event)
+    payload = {"finding": UNDATED, "system": ctx.system, "field": ctx.rule.trigger.event, "count": count}
+    return ctx.draft(EntryKind.FINDING, payload) if count else None
+
+
 def reason_kind(planned: Planned) -> str:
     """Holds carry free text a person wrote; evidence keeps only which kind of exemption applied."""
     return planned.reason if planned.reason in {"bookkeeping_duty", "newsletter_recipient"} else "legal_hold"
@@ -271,6 +284,14 @@ def batches(items: Sequence[Planned], size: int) -> Iterator[list[Planned]]:
         yield chunk
 
 
+def overdue_deadline(ctx: RunContext, planned: Planned) -> dict[str, str]:
+    """An overdue record's deadline, so the evidence shows how late the deletion came (a date, never the record)."""
+    if planned.decision is not Decision.OVERDUE or planned.record.trigger is None:
+        return {}
+    deadline = window_for(ctx.policy, ctx.rule, planned.record.trigger).deadline
+    return {} if deadline is None else {"deadline": deadline.isoformat()}
+
+
 def act_on_batch(ctx: RunContext, connector: Connector, ledger: Ledger, batch: Sequence[Planned]) -> BatchResult:
     """Intent, permanent deletion, re-read, outcome: one batch, evidence on both sides of the vendor call."""
     intents = ledger.append(
@@ -286,6 +307,7 @@ def act_on_batch(ctx: RunContext, connector: Connector, ledger: Ledger, batch: S
                     "system": ctx.system,
                     "decision": p.decision.value,
                     "permanent": connector.capabilities.permanent_delete,
+                    **overdue_deadline(ctx, p),
                 },
             )
             for p in batch

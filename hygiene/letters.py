@@ -94,6 +94,8 @@ _TEXT: dict[str, dict[str, str]] = {
         "hold": "- {system}: {count} oplysning(er) opbevares, fordi de er nødvendige for at fastlægge, gøre "
         "gældende eller forsvare et retskrav (GDPR art. 17, stk. 3, litra e). De slettes, når sagen er afsluttet.",
         "by_hand": "Disse steder gennemgås og slettes manuelt af en medarbejder:",
+        "by_hand_access": "Disse steder gennemgås manuelt af en medarbejder, og det, vi finder, sender vi til dig:",
+        "by_hand_done": "Disse steder er gennemgået og slettet manuelt af en medarbejder:",
         "unreachable": "Disse systemer kunne ikke gennemsøges; vi vender tilbage senest {deadline}:",
         "already": "Du blev allerede slettet hos os den {day}; der var ikke yderligere at slette.",
         "found": "Vi har fundet disse oplysninger om dig, og de er vedlagt som en maskinlæsbar fil (JSON, GDPR "
@@ -118,6 +120,8 @@ _TEXT: dict[str, dict[str, str]] = {
         "hold": "- {system}: {count} opplysning(er) oppbevares fordi de er nødvendige for å fastsette, gjøre "
         "gjeldende eller forsvare et rettskrav (GDPR art. 17 nr. 3 bokstav e). De slettes når saken er avsluttet.",
         "by_hand": "Disse stedene gjennomgås og slettes manuelt av en medarbeider:",
+        "by_hand_access": "Disse stedene gjennomgås manuelt av en medarbeider, og det vi finner, sender vi til deg:",
+        "by_hand_done": "Disse stedene er gjennomgått og slettet manuelt av en medarbeider:",
         "unreachable": "Disse systemene kunne ikke gjennomsøkes; vi kommer tilbake senest {deadline}:",
         "already": "Du ble allerede slettet hos oss {day}; det var ikke mer å slette.",
         "found": "Vi har funnet disse opplysningene om deg, og de er vedlagt som en maskinlesbar fil (JSON, GDPR "
@@ -141,6 +145,8 @@ _TEXT: dict[str, dict[str, str]] = {
         "hold": "- {system}: {count} uppgift(er) sparas eftersom de behövs för att fastställa, göra gällande eller "
         "försvara rättsliga anspråk (GDPR artikel 17.3 e). De raderas när ärendet är avslutat.",
         "by_hand": "Dessa ställen gås igenom och rensas manuellt av en medarbetare:",
+        "by_hand_access": "Dessa ställen gås igenom manuellt av en medarbetare, och det vi hittar skickar vi till dig:",
+        "by_hand_done": "Dessa ställen har gåtts igenom och rensats manuellt av en medarbetare:",
         "unreachable": "Dessa system kunde inte genomsökas; vi återkommer senast {deadline}:",
         "already": "Du raderades redan hos oss den {day}; det fanns inget mer att radera.",
         "found": "Vi har hittat dessa uppgifter om dig, och de bifogas som en maskinläsbar fil (JSON, GDPR "
@@ -209,6 +215,8 @@ class ReplyFacts:
     deadline: date
     answers: Sequence[SystemAnswer]
     already_erased_on: date | None = None
+    #: a person attested the by-hand part of an erasure (`hygiene request attest`): the letter says it is done
+    by_hand_done: bool = False
 
 
 def reply_letter(policy: Policy, facts: ReplyFacts) -> str:
@@ -224,7 +232,9 @@ def reply_letter(policy: Policy, facts: ReplyFacts) -> str:
         lines += [text["already"].format(day=facts.already_erased_on), ""]
     lines += _found_or_deleted(policy, facts, text)
     lines += _kept(policy, facts.answers, text)
-    lines += _listed(policy, facts.answers, SystemStatus.BY_HAND, text["by_hand"])
+    # an access request asks to see, never to delete: its by-hand part is a search whose finds are sent
+    by_hand = text["by_hand_access" if facts.kind != "erasure" else "by_hand_done" if facts.by_hand_done else "by_hand"]
+    lines += _listed(policy, facts.answers, SystemStatus.BY_HAND, by_hand)
     unreachable = text["unreachable"].format(deadline=facts.deadline)
     lines += _listed(policy, facts.answers, SystemStatus.UNREACHABLE, unreachable)
     lines += [text["complaint"].format(authority=AUTHORITY[policy.country]), "", text["regards"], policy.name, ""]

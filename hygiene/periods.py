@@ -5,6 +5,10 @@ A period of N days, weeks, months or years that runs from an event does not coun
 that date does not exist in the last month, it expires with the last day of that month. So every period here is
 counted in local calendar dates of the controller's time zone and expires at 23:59:59 local time: a period
 never stretches or shrinks by an hour because a DST change falls inside it.
+
+A period expressed in hours is the exception (Art. 3(1), first subparagraph: it starts at the beginning of the
+hour after the event, and Art. 3(2)(a) ends it with the last of its hours): it is elapsed time, so 72 hours are
+72 hours of the clock whatever DST does meanwhile, and such a period is never mixed with calendar units.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -24,6 +28,7 @@ class PeriodError(HygieneError):
 
 
 class Unit(StrEnum):
+    HOURS = "hours"
     DAYS = "days"
     WEEKS = "weeks"
     MONTHS = "months"
@@ -31,6 +36,8 @@ class Unit(StrEnum):
 
 
 _UNIT_ALIASES = {
+    "hour": Unit.HOURS,
+    "hours": Unit.HOURS,
     "day": Unit.DAYS,
     "days": Unit.DAYS,
     "week": Unit.WEEKS,
@@ -47,15 +54,19 @@ END_OF_DAY = time(23, 59, 59)
 
 @dataclass(frozen=True, slots=True)
 class Period:
-    """A sum of calendar amounts, e.g. `24 months + 1 month`; months and years are added before days."""
+    """A sum of calendar amounts, e.g. `24 months + 1 month`, or elapsed hours (`72 hours`), never both.
+
+    Months and years are added before days.
+    """
 
     years: int = 0
     months: int = 0
     days: int = 0
+    hours: int = 0
 
     @classmethod
     def parse(cls, text: str) -> Period:
-        years = months = days = 0
+        years = months = days = hours = 0
         if not text.strip():
             raise PeriodError("empty period: write e.g. '5 days' or '24 months + 1 month'")
         for term in text.split("+"):
@@ -72,20 +83,38 @@ class Period:
                 months += amount
             elif unit is Unit.WEEKS:
                 days += 7 * amount
+            elif unit is Unit.HOURS:
+                hours += amount
             else:
                 days += amount
-        return cls(years=years, months=months, days=days)
+        if hours and (years or months or days):
+            raise PeriodError(
+                f"'{text.strip()}' mixes hours with calendar units: hours are elapsed time, write them alone"
+            )
+        return cls(years=years, months=months, days=days, hours=hours)
+
+    @property
+    def elapsed(self) -> timedelta | None:
+        """The length of a period in hours, which runs in absolute time; None for a calendar period."""
+        return timedelta(hours=self.hours) if self.hours else None
 
     def __str__(self) -> str:
         parts = [
             f"{n} {name if n != 1 else name[:-1]}"
-            for n, name in ((self.years, "years"), (self.months, "months"), (self.days, "days"))
+            for n, name in (
+                (self.years, "years"),
+                (self.months, "months"),
+                (self.days, "days"),
+                (self.hours, "hours"),
+            )
             if n
         ]
         return " + ".join(parts) or "0 days"
 
     def add_to_date(self, start: date) -> date:
         """The date N units after `start`, clamping a date that does not exist to the month's last day."""
+        if self.hours:
+            raise PeriodError(f"'{self}' is elapsed time and ends at an hour, not on a date")
         total_months = start.month - 1 + self.months + 12 * self.years
         year = start.year + total_months // 12
         month = total_months % 12 + 1
@@ -94,7 +123,7 @@ class Period:
 
     def approximate_days(self) -> float:
         """A rough length, only for messages and ordering, never for deadlines."""
-        return self.years * 365.25 + self.months * 30.44 + self.days
+        return self.years * 365.25 + self.months * 30.44 + self.days + self.hours / 24
 
 
 def require_aware(moment: datetime, what: str) -> datetime:
@@ -114,7 +143,9 @@ def end_of_day(day: date, zone: ZoneInfo) -> datetime:
 
 
 def period_expiry(start: datetime, period: Period, zone: ZoneInfo) -> datetime:
-    """When a period running from `start` expires: the end of the day with the same date, N units on."""
+    """When a period running from `start` expires: N elapsed hours on, or the end of the day N units on."""
+    if period.elapsed is not None:
+        return (require_aware(start, "time").astimezone(UTC) + period.elapsed).astimezone(zone)
     return end_of_day(period.add_to_date(local_date(start, zone)), zone)
 
 

@@ -164,6 +164,8 @@ def check_policy_file(path: Path) -> tuple[Policy | None, list[Problem]]:
     problems = list(_notice_problems(label, path.parent, policy))
     problems += list(_cadence_problems(label, policy))
     problems += list(_folder_problems(label, policy))
+    problems += list(_coverage_problems(label, policy))
+    problems += list(_review_problems(label, policy))
     return policy, problems
 
 
@@ -217,6 +219,47 @@ def _notice_problems(label: str, directory: Path, policy: Policy) -> Iterator[Pr
     for rule in policy.rules:
         if not quote_appears(rule.quote.text, text):
             yield Problem(label, rule.ref, "quote.text", f"the quote no longer appears in {policy.notice.file}")
+
+
+def _coverage_problems(label: str, policy: Policy) -> Iterator[Problem]:
+    """Every system the notice names is shown by some rule: where it promises no period, by a rule that says
+    so (`finding: no_period_promised`), so a gap in the notice is never a silence in the schedule."""
+    covered = {system for rule in policy.rules for system in rule.covers.systems}
+    for system in policy.systems:
+        if system not in covered:
+            yield Problem(
+                label,
+                None,
+                f"systems.{system}",
+                "no rule covers it: add the rule the notice implies, or one with action none and "
+                "finding no_period_promised",
+            )
+
+
+#: the options by which a hand-kept system names a register of its records, which a connector can read
+_REGISTER_OPTIONS = ("register", "register_env")
+
+
+def _review_problems(label: str, policy: Policy) -> Iterator[Problem]:
+    """A scheduled review reads its records through a connector; of a system kept by hand with no register, the
+    review is a person's checklist (Stressfri S5 with the accountant), so the rule must say attest."""
+    for rule in policy.rules:
+        if rule.action is not Action.FLAG_FOR_REVIEW or rule.cadence is None:
+            continue
+        unreadable = [
+            system
+            for system in rule.covers.systems
+            if policy.systems[system].kind is SystemKind.MANUAL
+            and not any(name in policy.systems[system].options for name in _REGISTER_OPTIONS)
+        ]
+        if unreadable:
+            yield Problem(
+                label,
+                rule.ref,
+                "action",
+                f"'{unreadable[0]}' is kept by hand with no register, so a scheduled review of it cannot read "
+                "anything: make it a checklist (action attest)",
+            )
 
 
 def _cadence_problems(label: str, policy: Policy) -> Iterator[Problem]:

@@ -39,6 +39,13 @@ class Exemption(StrEnum):
     NEWSLETTER_RECIPIENT = "newsletter_recipient"
 
 
+class Finding(StrEnum):
+    """A gap in the notice itself, shown in the schedule and the report rather than left silent."""
+
+    #: the notice says what a system holds but not for how long (GDPR Art. 13(2)(a) asks for the period)
+    NO_PERIOD_PROMISED = "no_period_promised"
+
+
 class Anchor(StrEnum):
     """Which date the clock runs from: the event itself, or the end of the financial year it falls in."""
 
@@ -81,9 +88,13 @@ class Quote(_Strict):
 
 
 class Coverage(_Strict):
+    """What a rule reaches; `exception` is what a person must keep or return instead of deleting it (B4), which
+    the checklist carries so the one who shreds sees it."""
+
     systems: tuple[str, ...] = Field(min_length=1)
     records: str
     selection: dict[str, str] = Field(default_factory=dict)
+    exception: str | None = None
 
 
 class Trigger(_Strict):
@@ -129,12 +140,15 @@ class Rule(_Strict):
     exemptions: tuple[Exemption, ...] = ()
     reading: str | None = None
     reason: str | None = None
+    finding: Finding | None = None
     safety_limit: SafetyLimit = Field(default_factory=SafetyLimit)
 
     @model_validator(mode="after")
     def _coherent(self) -> Rule:
         if self.action is Action.NONE and not self.reason:
             raise ValueError("action 'none' needs a 'reason' saying why nothing is enforced")
+        if self.finding is not None and self.action is not Action.NONE:
+            raise ValueError("a 'finding' marks a gap in the notice, so nothing is enforced: use action 'none'")
         has_window = self.window.not_before is not None or self.window.deadline is not None
         if has_window and self.trigger is None:
             raise ValueError("a window needs a trigger: which date starts the clock")
@@ -208,6 +222,7 @@ __all__ = [
     "Cadence",
     "Coverage",
     "Exemption",
+    "Finding",
     "Notice",
     "Policy",
     "Quote",

@@ -43,6 +43,8 @@ from hygiene.pseudonym import SUBJECT, pseudonym
 from hygiene.store import connection
 
 _NONCE_BYTES = 12
+#: the REQUEST event of an erasure whose machine part is done and whose by-hand part waits for a person
+AWAITING_BY_HAND = "awaiting_by_hand"
 _HKDF_SALT = b"hygiene/requests/v1"
 
 
@@ -282,6 +284,27 @@ class RequestStore:
         request = self.get_open(request_id)
         values = {"identity": None, "closed_at": utc_now_text(), "outcome": outcome}
         return self._change(request, values, "closed", {"outcome": outcome, **payload})
+
+    def attest_by_hand(self, request_id: str, role: str) -> tuple[Request, dict[str, Any]]:
+        """A person in `role` searched and cleared the places only a person can: the erasure is done, so it
+        closes with what its machine part found (the payload of its `awaiting_by_hand` entry), returned."""
+        self.get_open(request_id)  # an unknown or closed request is refused in its one line
+        if not role.strip():
+            raise HygieneError("--role: say in which role the by-hand part was done (e.g. owner), not by whom")
+        waiting = [
+            e.payload
+            for e in self.ledger.entries(run_id=request_id, kinds={EntryKind.REQUEST})
+            if e.payload.get("event") == AWAITING_BY_HAND
+        ]
+        if not waiting:
+            raise RequestRefused(
+                f"request {request_id}: nothing waits for a person; run `hygiene request erase {request_id}` first"
+            )
+        machine = {k: v for k, v in waiting[-1].items() if k in ("systems", "totals", "outcome")}
+        by_hand = [s["system"] for s in machine.get("systems", []) if s.get("status") == "by_hand" or s.get("by_hand")]
+        outcome = str(machine.pop("outcome", "erased"))
+        attested = {"by_hand_attested": {"role": role.strip()[:80], "systems": by_hand}}
+        return self.close(request_id, outcome, machine | attested), machine
 
     def record(
         self, request: Request, event: str, payload: Mapping[str, Any], kind: EntryKind = EntryKind.REQUEST

@@ -1,7 +1,7 @@
 """Review rules: list what is due for a person's review, and delete what a person marked not relevant.
 
 Clienti C2: "Kontakter bliver opdateret minimum hver 12. måned eller slettet hvis ikke relevant længere". A
-contact not updated for 12 months is due for review and goes on a list (by masked pseudonym); past 13 months
+contact not updated for 11 months is due for review and goes on a list (by masked pseudonym); past 12 months
 it is overdue. A person reviews it in the CRM: updating it restarts its clock, ticking the rule's
 `review_property` (e.g. `marked_not_relevant`) marks it for deletion, which the next run carries out through the
 ordinary enforcement steps. Ticking the box itself updates the contact, so a marked contact is deleted whatever

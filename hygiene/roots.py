@@ -32,7 +32,7 @@ _SYSTEM_FOLDERS = tuple(
 #: folders whose inside belongs to the operating system: no root below them either
 _SYSTEM_INSIDE = tuple(
     Path(f"/{name}")
-    for name in ["bin", "boot", "dev", "etc", "lib", "lib32", "lib64", "proc", "run", "sbin", "sys", "usr"]
+    for name in [*("bin", "boot", "dev", "etc", "lib", "lib32", "lib64"), *("proc", "run", "sbin", "sys", "usr")]
 )
 #: this project's own tree; its git-ignored workspaces (.demo, .hygiene) hold data, not the project
 CHECKOUT = Path(__file__).resolve().parents[1]

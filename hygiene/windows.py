@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from hygiene.legal import bookkeeping_anchor
-from hygiene.periods import end_of_day, local_date, require_aware
-from hygiene.policy import Anchor, Policy, Rule
+from hygiene.legal import answer_deadline, bookkeeping_anchor
+from hygiene.periods import end_of_day, local_date, period_expiry, require_aware
+from hygiene.policy import Action, Anchor, Policy, Rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,17 +27,31 @@ def anchor_date(policy: Policy, rule: Rule, trigger: datetime) -> date:
 
 
 def window_for(policy: Policy, rule: Rule, trigger: datetime) -> RecordWindow:
-    """Both bounds expire at the end of a local day (Regulation 1182/71 Art. 3(2)), in the controller's zone."""
+    """Both bounds expire at the end of a local day (Regulation 1182/71 Art. 3(2)), in the controller's zone.
+
+    A bound in hours is elapsed time from the trigger itself (K4's 72 hours). A rights request's deadline is
+    the one `hygiene deadline` gives: its last day moves off weekends and public holidays (Art. 3(4)).
+    """
     require_aware(trigger, f"rule {rule.ref}: trigger")
     start = anchor_date(policy, rule, trigger)
     return RecordWindow(
         trigger=trigger.astimezone(policy.zone),
-        not_before=_bound(policy, rule.window.not_before, start),
-        deadline=_bound(policy, rule.window.deadline, start),
+        not_before=_bound(policy, rule.window.not_before, trigger, start),
+        deadline=_deadline(policy, rule, trigger, start),
     )
 
 
-def _bound(policy: Policy, text: str | None, start: date) -> datetime | None:
+def _deadline(policy: Policy, rule: Rule, trigger: datetime, start: date) -> datetime | None:
+    text = rule.window.deadline
+    if text is None or rule.action is not Action.ANSWER_REQUEST:
+        return _bound(policy, text, trigger, start)
+    return end_of_day(answer_deadline(start, policy.bound(text), policy.country), policy.zone)
+
+
+def _bound(policy: Policy, text: str | None, trigger: datetime, start: date) -> datetime | None:
     if text is None:
         return None
-    return end_of_day(policy.bound(text).add_to_date(start), policy.zone)
+    period = policy.bound(text)
+    if period.elapsed is not None:
+        return period_expiry(trigger, period, policy.zone)
+    return end_of_day(period.add_to_date(start), policy.zone)

@@ -185,7 +185,9 @@ class FolderConnector:
             with self._folder(under, listing=True) as (descriptor, _):
                 yield from self._walk_folder(descriptor, under, under, 0)
         except _UnsafePath:
-            raise SourceUnreadable(f"folder {self.root / under}: a folder on the way is a link; not read") from None
+            raise SourceUnreadable(
+                f"folder {self.root / under}: a folder on the way is a symbolic link or not a folder; not read"
+            ) from None
         except OSError as error:
             raise SourceUnreadable(f"folder {self.root / under}: cannot be read ({error.strerror})") from None
 

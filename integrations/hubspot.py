@@ -8,14 +8,18 @@ than 10,000 results in all, and the moving filter restarts the count on each pag
 needs are asked for. The selection's keys are properties to match (`lifecyclestage: customer`), except
 `properties` (comma-separated properties a detector reads; only contacts having one of them are streamed) and
 `review_property` (a yes/no property a person ticks in a review, read but not filtered on). The trigger is a
-contact property (`customer_relationship_ended_at`, `lastmodifieddate`); contacts without it are not covered.
+contact property (`customer_relationship_ended_at`, `lastmodifieddate`); contacts without it are not covered,
+and `undated` counts them (one search read for its total) so the run reports how many, never who.
 
 The trigger "unsubscribed_at" is not in the CRM: it is the newsletter's. C1 says an unsubscribe removes the
 person "fra vores mailliste og dermed fra vores system", so the contacts covered are those whose email belongs
 to an unsubscribed member of the newsletter system the policy names (option `newsletter`), with the member's
 unsubscribe time as trigger: the newsletter is streamed and each 100 of its emails are looked up with one
-search (`email IN`). The CRM must therefore be enforced before the list, or the list deletion would erase the
-trigger of a CRM record whose deletion fails.
+search (`email IN`). An unsubscribe recorded in HubSpot itself counts too: contacts whose `hs_email_optout` is
+true are searched for, and the moment it became true is read from the property's history (`batch/read` with
+`propertiesWithHistory`); a person unsubscribed in both places is one record, from the earlier moment. The CRM
+must be enforced before the list, or the list deletion would erase the trigger of a CRM record whose deletion
+fails.
 
 Exemptions and re-entry, from options: `bookkeeping_when: lifecyclestage=customer` marks, among the contacts
 found through the newsletter, those the bookkeeping duty covers (C4: what ties to a customer agreement is kept
@@ -77,6 +81,8 @@ SEARCH_RATE = (5, 1.0)
 #: filter groups a search allows; each carries the moving id filter
 MAX_GROUPS = 5
 NEWSLETTER_TRIGGER = "unsubscribed_at"
+#: HubSpot's own record of an opt-out from all email, which C1 counts as an unsubscribe too
+OPT_OUT = "hs_email_optout"
 #: what an access answer shows of a contact (Art. 15): the personal properties HubSpot documents
 EXPORT_PROPERTIES = (
     "email",
@@ -207,6 +213,20 @@ class HubSpotConnector:
         read = (*any_of, *filter(None, [selection.get("review_property")]))
         return _Query(tuple(filters), any_of, read, trigger or None)
 
+    def undated(self, selection: Mapping[str, str], trigger: str) -> int:
+        """Contacts the selection matches that lack the trigger property (C3's customers with no end date):
+        one search, read for its `total` only, so no contact's property reaches memory."""
+        if trigger == NEWSLETTER_TRIGGER or not trigger or trigger in _ALWAYS_SET:
+            return 0
+        query = self._query(selection, trigger)
+        filters = [*self._filters(replace(query, filters=query.filters[:-1])), _filter(trigger, "NOT_HAS_PROPERTY")]
+        groups = [[*filters, *extra] for extra in ([[_filter(p, "HAS_PROPERTY")] for p in query.any_of] or [[]])]
+        page = self._search(groups, ["hs_object_id"], f"counting contacts without {trigger}")
+        total = getattr(page, "total", None)
+        if not isinstance(total, int):
+            raise MalformedAnswer("hubspot", f"counting contacts without {trigger}", "no total")
+        return total
+
     def _properties(self, query: _Query) -> list[str]:
         extra = [test.name for test in (self.bookkeeping_when, self.signup_source) if test is not None]
         return list(
@@ -254,6 +274,7 @@ class HubSpotConnector:
                 "hubspot: the trigger unsubscribed_at is the newsletter's; name the newsletter "
                 "system in the hubspot system's option `newsletter`"
             )
+        opted_out = self._crm_opt_outs()
         members = iter(self.newsletter.records(selection, NEWSLETTER_TRIGGER))
         query = _Query((), (), (), None)
         while chunk := {m.subject: m.trigger for m in islice(members, IN_VALUES_MAX)}:
@@ -265,7 +286,56 @@ class HubSpotConnector:
             for contact in page.results:
                 email = str((contact.properties or {}).get("email") or "").strip().lower()
                 if email in chunk:
-                    yield self._with_exemption(self._record(contact, query, chunk[email], ""), contact)
+                    in_crm = opted_out.pop(str(contact.id), None)
+                    moments = [m for m in (chunk[email], in_crm[1] if in_crm else None) if m is not None]
+                    trigger = min(moments) if moments else None
+                    yield self._with_exemption(self._record(contact, query, trigger, ""), contact)
+        for contact, moment in opted_out.values():
+            yield self._with_exemption(self._record(contact, query, moment, ""), contact)
+
+    def _crm_opt_outs(self) -> dict[str, tuple[Any, datetime]]:
+        """Contacts that opted out of all email in HubSpot itself (`hs_email_optout`), each with the moment it
+        became true, read from the property's history: the unsubscribe C1 counts its 5 days from."""
+        query = _Query(((OPT_OUT, "true"),), (), (), None)
+        found: dict[str, tuple[Any, datetime]] = {}
+        for page in self._search_pages(query):
+            moments = self._opted_out_at([str(contact.id) for contact in page])
+            for contact in page:
+                moment = moments.get(str(contact.id))
+                if moment is None:
+                    raise ConnectorError(
+                        f"hubspot: a contact opted out of email has no {OPT_OUT} history; nothing was planned or "
+                        "deleted"
+                    )
+                found[str(contact.id)] = (contact, moment)
+        return found
+
+    def _opted_out_at(self, ids: list[str]) -> dict[str, datetime]:
+        """When each contact's current opt-out began: the oldest of its newest run of "true" values."""
+        moments: dict[str, datetime] = {}
+        for chunk in _chunks(ids, BATCH_READ_MAX):
+            body = {
+                "inputs": [{"id": contact_id} for contact_id in chunk],
+                "properties": [OPT_OUT],
+                "propertiesWithHistory": [OPT_OUT],
+            }
+            answer = self._page(
+                partial(
+                    self.client.crm.contacts.batch_api.read,
+                    batch_read_input_simple_public_object_id=body,
+                    archived=False,
+                ),
+                "reading when contacts opted out",
+            )
+            for contact in answer.results:
+                began = None
+                for change in (contact.properties_with_history or {}).get(OPT_OUT) or []:  # newest first
+                    if str(change.value).lower() != "true":
+                        break
+                    began = change.timestamp
+                if isinstance(began, datetime):
+                    moments[str(contact.id)] = began.astimezone(self.tz)
+        return moments
 
     def _search(self, groups: list[list[dict[str, Any]]], properties: list[str], where: str) -> Any:
         body = {

@@ -7,6 +7,7 @@ holds the value on this machine (a folder's root, a password), so one policy ser
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -80,7 +81,18 @@ def connector_for(policy: Policy, system: str) -> Connector:
             password_setting=password_variable or "a password_env option for the system",
         )
     if spec.kind is SystemKind.MANUAL and has_register(policy, system):
-        return RegisterConnector(Path(_required(policy, system, "register")), system=system, tz=policy.zone)
+        # whether a person receives the newsletter is the newsletter system's to say (Balance B2: `newsletter`)
+        newsletter = option(policy, system, "newsletter")
+        if newsletter is not None and newsletter not in policy.systems:
+            raise ConnectorError(
+                f"{policy.controller}: system {system}: option newsletter names no system of the policy"
+            )
+        return RegisterConnector(
+            Path(_required(policy, system, "register")),
+            system=system,
+            tz=policy.zone,
+            newsletter=partial(connector_for, policy, newsletter) if newsletter else None,
+        )
     raise ConnectorError(f"{policy.controller}: system {system}: no connector for {spec.kind.value} systems yet")
 
 

@@ -107,7 +107,7 @@ class SeededPeople:
 
     def add_drive(self, root: Path) -> None:
         for path in sorted(root.rglob("*")):
-            if path.is_file():
+            if path.is_file() and not path.name.startswith("."):  # dot files (the .hygiene-root marker) are no client's
                 self.found[Kind.FILE] |= _file_needles(root, path)
                 self.add_name(_name_inside(path))
 

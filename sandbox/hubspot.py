@@ -10,7 +10,10 @@ models (`SimplePublicObject`, `CollectionResponseWithTotal...`, `BatchResponse..
 
 Covered: `GET|POST /crm/v3/objects/contacts`, `GET|PATCH|DELETE /crm/v3/objects/contacts/{contactId}`,
 `POST .../contacts/search`, `POST .../contacts/batch/{read,create,update,archive}` (at most 100 inputs),
-`POST .../contacts/gdpr-delete`, `GET|POST /crm/v3/properties/contacts`.
+`POST .../contacts/gdpr-delete`, `GET|POST /crm/v3/properties/contacts`, and
+`POST /communication-preferences/v3/unsubscribe`: the portal has one subscription type (the newsletter), so
+unsubscribing from it opts the person out of all email (`hs_email_optout` true). `batch/read` answers
+`propertiesWithHistory` (newest first), which is how a connector learns when a property changed.
 Limits (when the sandbox enforces them): 100 requests per rolling 10 s (190 on Professional/Enterprise, set
 with `state.limit_tiers["hubspot"]`) and a daily cap, reported in `X-HubSpot-RateLimit-*` headers; search has
 its own limit of 5 requests a second per account, and its answers carry no rate-limit headers.
@@ -164,7 +167,22 @@ def create_hubspot_app(state: SandboxState) -> FastAPI:
     _add_property_routes(app, store, state)
     _add_search_and_batch_routes(app, store, state)
     _add_contact_routes(app, store, state)
+    _add_subscription_routes(app, store, state)
     return app
+
+
+#: the one subscription type of the emulated portal
+NEWSLETTER_SUBSCRIPTION = {"id": "1", "name": "Newsletter", "description": "The newsletter"}
+
+
+def _add_subscription_routes(app: FastAPI, store: HubSpotStore, state: SandboxState) -> None:
+    @app.post("/communication-preferences/v3/unsubscribe")
+    async def unsubscribe(request: Request) -> dict[str, Any]:
+        body = await _body(request)
+        if not body.get("emailAddress") or str(body.get("subscriptionId")) != NEWSLETTER_SUBSCRIPTION["id"]:
+            raise validation_error("emailAddress and a known subscriptionId are required")
+        store.opt_out(str(body["emailAddress"]), state.clock.now())
+        return {**NEWSLETTER_SUBSCRIPTION, "status": "NOT_SUBSCRIBED", "sourceOfStatus": "PORTAL_WIDE_STATUS"}
 
 
 # routes ---------------------------------------------------------------------------------------------------
@@ -242,12 +260,13 @@ def _add_search_and_batch_routes(app: FastAPI, store: HubSpotStore, state: Sandb
         inputs = _batch_inputs(body)
         asked = [str(p) for p in body.get("properties") or []] or None
         found, missing = [], []
+        with_history = [str(p) for p in body.get("propertiesWithHistory") or []]
         for item in inputs:
             try:
                 contact = store.find(
                     str(item.get("id")), archived=_archived(request), id_property=body.get("idProperty")
                 )
-                found.append(_object(contact, asked))
+                found.append(_object(contact, asked) | _history(contact, with_history))
             except VendorError:
                 missing.append(str(item.get("id")))
         return _batch_answer(state.clock.now(), found, missing, "get", 200)
@@ -337,6 +356,21 @@ def _object(contact: Contact, asked: list[str] | None) -> dict[str, Any]:
     if contact.archived_at is not None:
         body["archivedAt"] = hs_time(contact.archived_at)
     return body
+
+
+def _history(contact: Contact, names: list[str]) -> dict[str, Any]:
+    """`propertiesWithHistory`: each asked property's values, newest first, as HubSpot lists them."""
+    if not names:
+        return {}
+    return {
+        "propertiesWithHistory": {
+            name: [
+                {"value": value, "timestamp": hs_time(moment), "sourceType": "API"}
+                for value, moment in reversed(contact.history.get(name, []))
+            ]
+            for name in names
+        }
+    }
 
 
 def _written(contact: Contact, values: Any) -> dict[str, Any]:

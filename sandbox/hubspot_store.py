@@ -125,6 +125,8 @@ class Contact:
     created_at: datetime
     updated_at: datetime
     archived_at: datetime | None = None
+    #: every value a property was given and when, oldest first (HubSpot's `propertiesWithHistory`)
+    history: dict[str, list[tuple[str, datetime]]] = field(default_factory=dict)
 
     @property
     def archived(self) -> bool:
@@ -201,6 +203,15 @@ class HubSpotStore:
             clean = self._valid_values(values, creating=False)
             self._ensure_email_free(clean.get("email", ""), contact.id)
             self._write(contact, clean, now)
+            return contact
+
+    def opt_out(self, email: str, now: datetime) -> Contact:
+        """The person unsubscribes from all email: HubSpot sets the read-only `hs_email_optout` itself."""
+        with self._lock:
+            contact = self._lookup(email, "email")
+            if contact is None or contact.archived:
+                raise not_found()
+            self._write(contact, {"hs_email_optout": "true"}, now)
             return contact
 
     def find(self, key: str, *, archived: bool, id_property: str | None = None) -> Contact:
@@ -299,6 +310,7 @@ class HubSpotStore:
                 contact.properties.pop(name, None)
             else:
                 contact.properties[name] = value
+            contact.history.setdefault(name, []).append((value, now))
         contact.properties["lastmodifieddate"] = hs_time(now)
         contact.updated_at = now
 

@@ -20,9 +20,11 @@ class Result:
         return json.loads(self.out)
 
 
-def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str) -> Result:
+def run_cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str, columns: int = 200
+) -> Result:
     monkeypatch.setattr(sys, "argv", ["hygiene", *args])
-    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("COLUMNS", str(columns))
     with pytest.raises(SystemExit) as exited:
         main()
     captured = capsys.readouterr()

@@ -87,4 +87,6 @@ def database_url(tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPat
     """A fresh SQLite ledger per test, set where every part of the product reads it."""
     url = f"sqlite:///{tmp_path}/hygiene.db"
     monkeypatch.setenv("HYGIENE_DATABASE_URL", url)
+    # every run writes its quarter's evidence report; the test's, not the checkout's, folder holds it
+    monkeypatch.setenv("HYGIENE_REPORTS_DIR", str(Path(str(tmp_path)) / "reports"))
     return url

@@ -114,3 +114,60 @@ def test_a_breach_on_an_unknown_or_hand_kept_system_is_one_line(
         str(tmp_path / "brud"),
     )
     assert result.code == 1 and message in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def test_a_breach_found_later_is_due_72_hours_after_it_happened_and_shows_both_clocks(
+    calmo_person: SeededPerson,
+    run: Runner,
+    tmp_path: Path,
+) -> None:
+    """Calmo promises 72 hours "efter bruddet"; Art. 33 counts from awareness: the earlier clock applies."""
+    now = datetime.now().astimezone().replace(second=0, microsecond=0)
+    occurred = now - timedelta(hours=30)
+    result = run(
+        "breach",
+        "open",
+        "--controller",
+        "calmo",
+        "--occurred",
+        occurred.isoformat(),
+        "--discovered",
+        now.isoformat(),
+        "--systems",
+        "logbooks",
+        "--out",
+        str(tmp_path / "brud"),
+        "--json",
+    )
+    assert result.code == 0, result.err
+    document = result.json()
+    from_breach = (occurred + timedelta(hours=72)).isoformat(timespec="minutes")
+    assert document["clocks"] == {
+        "from_breach": from_breach,
+        "from_discovery": (now + timedelta(hours=72)).isoformat(timespec="minutes"),
+    }
+    assert document["notices"]["authority"]["due"] == document["notices"]["subjects"]["due"] == from_breach
+    assert 42 * 60 - 2 <= document["notices"]["subjects"]["minutes_left"] <= 42 * 60
+
+
+def test_a_breach_that_happened_after_its_discovery_is_one_line(
+    calmo_person: SeededPerson,
+    run: Runner,
+    tmp_path: Path,
+) -> None:
+    result = run(
+        "breach",
+        "open",
+        "--controller",
+        "calmo",
+        "--occurred",
+        (DISCOVERED + timedelta(hours=1)).isoformat(),
+        "--discovered",
+        DISCOVERED.isoformat(),
+        "--systems",
+        "logbooks",
+        "--out",
+        str(tmp_path / "brud"),
+    )
+    assert result.code == 1 and "--occurred" in result.err and len(result.err.strip().splitlines()) == 1
+    assert not (tmp_path / "brud" / "contacts.csv").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -15,8 +16,10 @@ from hygiene.checklist import (
     attestation_drafts,
     attested_unverified,
     checklist_items,
+    instruction,
     safe_note,
     settled_records,
+    sweep_item,
     verify_attested,
 )
 from hygiene.connector import Record
@@ -25,6 +28,7 @@ from hygiene.ledger import Ledger
 from hygiene.locations import policies_dir
 from hygiene.planner import plan
 from hygiene.policies import load_policy
+from sandbox.seed_files import balance_register
 
 STRESSFRI = load_policy(policies_dir(), "stressfri")
 AS_OF = datetime.fromisoformat("2026-11-01T08:00:00+01:00")
@@ -112,3 +116,80 @@ def test_the_export_a_checklist_came_from_cannot_verify_it(database_url: str) ->
     ledger.append(attestation_drafts(ctx, done, answer(done), ledger))
     with pytest.raises(SameExport):
         verify_attested(context(), attested_unverified(ledger, "stressfri", "S1", "webnode"), set(), "a" * 64)
+
+
+@pytest.mark.parametrize(
+    ("run", "deadline"),
+    [
+        ("2026-11-01T08:00:00+01:00", "2026-11-08T23:59:59+01:00"),
+        ("2027-03-01T08:00:00+01:00", "2027-03-08T23:59:59+01:00"),
+    ],
+)
+def test_the_monthly_phone_sweep_is_due_a_week_after_its_run_not_a_month(run: str, deadline: str) -> None:
+    """S3 "slettet hver mnd.": the sweep's deadline is the run day plus its week of grace."""
+    rule = STRESSFRI.rule("S3")
+    assert rule is not None
+    ctx = RunContext(
+        policy=STRESSFRI, rule=rule, system="phone", as_of=datetime.fromisoformat(run), dry_run=False, key=KEY
+    )
+    item = sweep_item(ctx)
+    assert item.deadline is not None and item.deadline.isoformat() == deadline
+
+
+def test_b4s_checklist_says_what_is_returned_not_shredded_and_marks_all_in_customers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    """ "Alle papirarkiver" except customer material handed over (returned) and ALL-IN customers' material."""
+    from tasks.attestation import build_checklist
+
+    manifest = balance_register(tmp_path / "crm-kontakter.csv", seed=5, now=AS_OF)
+    monkeypatch.setenv("HYGIENE_BALANCE_PAPER_REGISTER", str(manifest.path))
+    balance = load_policy(policies_dir(), "balance")
+    rule = balance.rule("B4")
+    assert rule is not None
+    ctx = RunContext(policy=balance, rule=rule, system="paper_archive", as_of=AS_OF, dry_run=False, key=KEY)
+    assert "returned to it, not shredded" in instruction(ctx) and "ALL-IN agreement" in instruction(ctx)
+    items = build_checklist.fn(ctx, Ledger(database_url)).items
+    ended = [c for c in manifest.contacts if c.collaboration_ended is not None and c.collaboration_ended < AS_OF.date()]
+    marked = [
+        item for item in items if item.kind.endswith("(ALL-IN agreement: its terms govern the customer material)")
+    ]
+    assert len(items) == len(ended) and len(marked) == sum(c.all_in for c in ended) > 0
+
+
+def test_b2_takes_the_newsletter_status_from_mailchimp_and_starts_the_clock_when_a_member_leaves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    """ "Så længe du er modtager af vores nyhedsbrev" is MailChimp's to say; the CRM's flag is ignored."""
+    from tasks.attestation import build_checklist
+    from tests.vendor_fixtures import AS_OF as VENDOR_NOW
+    from tests.vendor_fixtures import BALANCE, aim_at, seeded_sandbox
+
+    balance = load_policy(policies_dir(), "balance")
+    rule = balance.rule("B2")
+    assert rule is not None
+    with seeded_sandbox(BALANCE, n=12) as seeded:
+        aim_at(monkeypatch, seeded, "balance")
+        subscribed = next(m for m in seeded.mailchimp.members if m.status == "subscribed")
+        left = next(m for m in seeded.mailchimp.unsubscribed() if m.unsubscribed_at is not None)
+        assert left.unsubscribed_at is not None
+        long_ago = (VENDOR_NOW - timedelta(days=60)).strftime("%d.%m.%Y")
+        before_leaving = (left.unsubscribed_at - timedelta(days=20)).astimezone(balance.zone).strftime("%d.%m.%Y")
+        rows = [
+            ("C-1", subscribed.email, long_ago, "nej"),  # on the list, whatever the CRM says: held
+            ("C-2", left.email, before_leaving, "ja"),  # left the list 20 days after the course: due from then
+            ("C-3", "ikke.paa.listen@example.dk", long_ago, "ja"),  # never on the list: due from the course's end
+        ]
+        register = tmp_path / "crm-kontakter.csv"
+        register.write_text(
+            "Kontakt-id;E-mail;Forløb slut;Nyhedsbrev\n" + "".join(f"{';'.join(row)}\n" for row in rows), "utf-8"
+        )
+        monkeypatch.setenv("HYGIENE_BALANCE_PAPER_REGISTER", str(register))
+        ctx = RunContext(policy=balance, rule=rule, system="paper_archive", as_of=VENDOR_NOW, dry_run=False, key=KEY)
+        items = build_checklist.fn(ctx, Ledger(database_url)).items
+    assert sorted(item.dated for item in items) == sorted(
+        [
+            left.unsubscribed_at.astimezone(balance.zone).date().isoformat(),
+            (VENDOR_NOW - timedelta(days=60)).date().isoformat(),
+        ]
+    )

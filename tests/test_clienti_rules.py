@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -61,6 +61,32 @@ def test_c1_erases_exactly_the_unsubscribed_from_the_list_and_their_crm_records(
     held = {r["system"]: r["counts"]["held"] for r in results}
     assert held["hubspot"] == len(members) - len(contacts), "customers keep their CRM record (bookkeeping duty)"
     assert Ledger(database_url).verify().ok
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_c1_erases_a_crm_record_opted_out_in_hubspot_itself_and_keeps_a_customers(clienti: Seeded) -> None:
+    """An unsubscribe recorded in HubSpot (`hs_email_optout`) is one too; the list never saw it."""
+    from hubspot.communication_preferences import PublicUpdateSubscriptionStatusRequest
+
+    from flows.enforce import enforce_rule
+
+    members, contacts = c1_truth(clienti)
+    still_listed = [c for c in clienti.hubspot.contacts if c.email not in members]
+    subscriber = next(c for c in still_listed if c.id in clienti.newsletter_only)
+    customer = next(c for c in still_listed if c.id not in clienti.newsletter_only)
+    crm = hubspot_client(clienti.sandbox.hubspot_host)
+    clienti.sandbox.state.clock.set(AS_OF - timedelta(days=10))
+    for person in (subscriber, customer):
+        crm.communication_preferences.status_api.unsubscribe(
+            public_update_subscription_status_request=PublicUpdateSubscriptionStatusRequest(
+                email_address=person.email, subscription_id="1"
+            )
+        )
+    clienti.sandbox.state.clock.set(AS_OF)
+    before = clienti.live_contact_ids()
+    [crm_run, _list_run] = enforce_rule("clienti", "C1", as_of=AS_OF, **RUN)
+    assert clienti.live_contact_ids() == before - contacts - {subscriber.id}, "the customer and every decoy stay"
+    assert crm_run["deleted"] == len(contacts) + 1 and crm_run["counts"]["held"] == len(members) - len(contacts) + 1
 
 
 @pytest.mark.usefixtures("prefect_server")
@@ -170,7 +196,9 @@ def c3_truth(seeded: Seeded) -> set[str]:
 
 
 @pytest.mark.usefixtures("prefect_server")
-def test_c3_deletes_customers_24_months_after_the_relationship_ended(clienti: Seeded) -> None:
+def test_c3_deletes_customers_24_months_after_the_relationship_ended_and_counts_those_without_an_end(
+    clienti: Seeded, database_url: str
+) -> None:
     from flows.enforce import enforce_rule
 
     due = c3_truth(clienti)
@@ -179,6 +207,18 @@ def test_c3_deletes_customers_24_months_after_the_relationship_ended(clienti: Se
     [result] = enforce_rule("clienti", "C3", as_of=AS_OF, **RUN)
     assert clienti.live_contact_ids() == before - due
     assert result["deleted"] == len(due)
+    # customers with no end date cannot start their 24 months: counted in the evidence, not skipped in silence
+    undated = [
+        c for c in clienti.hubspot.contacts if c.relationship_ended is None and c.id not in clienti.newsletter_only
+    ]
+    [finding] = [e for e in Ledger(database_url).entries(run_id=result["run_id"]) if e.kind is EntryKind.FINDING]
+    assert undated and finding.payload == {
+        "system": "hubspot",
+        "finding": "trigger_missing",
+        "field": "customer_relationship_ended_at",
+        "count": len(undated),
+    }
+    assert finding.subject is None and finding.record is None
 
 
 @pytest.mark.usefixtures("prefect_server")

@@ -45,6 +45,8 @@ def test_every_scheduled_rule_with_a_flow_gets_one_deployment_and_the_rest_none(
     assert not {("clienti", "C6"), ("calmo", "K3"), ("calmo", "K4"), ("stressfri", "S6")} & set(SPECS)
     assert SPECS[("calmo", "K2")].entrypoint == "flows/enforce.py:enforce_rule"
     assert SPECS[("stressfri", "S1")].entrypoint == "flows/attest.py:attest"
+    # a review of Visma, which has no connector, is a checklist: review-rule would ask for a connector
+    assert SPECS[("stressfri", "S5")].entrypoint == "flows/attest.py:attest"
     assert SPECS[("clienti", "C2")].entrypoint == "flows/review.py:review_rule"
     assert SPECS[("clienti", "C7")].entrypoint == "flows/detect.py:detect_rule"
     assert SPECS[("clienti", "C1")].schedule == {"cron": "0 6 * * *", "timezone": "Europe/Copenhagen"}

@@ -5,10 +5,18 @@ from __future__ import annotations
 import random
 from datetime import date
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hygiene.identifiers import contains_cpr, contains_personnummer, cpr_spans, luhn_valid, personnummer_spans
+from hygiene.identifiers import (
+    contains_cpr,
+    contains_payment_data,
+    contains_personnummer,
+    cpr_spans,
+    luhn_valid,
+    personnummer_spans,
+)
 from sandbox.seed import cpr_number, luhn_digit, personnummer
 
 
@@ -75,3 +83,58 @@ def test_seeded_numbers_pass_the_detectors() -> None:
     assert contains_cpr(cpr_number(date(1980, 5, 17), rng))
     assert contains_personnummer(personnummer(date(1980, 5, 17), rng))
     assert luhn_valid("8112189876")
+
+
+def check_digit(body: str) -> str:
+    """The digit that makes `body` + it Luhn-valid, whatever the length of `body`."""
+    return next(digit for digit in "0123456789" if luhn_valid(body + digit))
+
+
+def card(prefix: str, length: int, rng: random.Random) -> str:
+    body = prefix + "".join(str(rng.randrange(10)) for _ in range(length - len(prefix) - 1))
+    return body + check_digit(body)
+
+
+@given(st.sampled_from(["4", "51", "55", "2221", "34", "37", "6011"]), st.integers(13, 19), st.randoms(), prose)
+def test_a_card_number_is_found_by_luhn_and_length_grouped_or_not(
+    prefix: str, length: int, rng: random.Random, around: str
+) -> None:
+    number = card(prefix, length, rng)
+    grouped = " ".join(number[i : i + 4] for i in range(0, len(number), 4))
+    for form in (number, grouped, grouped.replace(" ", "-")):
+        assert contains_payment_data(f"{around} {form} {around}"), form
+    wrong = number[:-1] + str((int(number[-1]) + 1) % 10)
+    assert not contains_payment_data(wrong)
+
+
+@pytest.mark.parametrize(
+    "iban",
+    ["SE45 5000 0000 0583 9825 7466", "DK50 0040 0440 1162 43", "NO93 8601 1117 947", "GB82 WEST 1234 5698 7654 32"],
+)
+def test_an_iban_is_found_by_its_mod_97_check_and_one_wrong_digit_is_not(iban: str) -> None:
+    assert contains_payment_data(f"Betala till {iban} TACK") and contains_payment_data(iban.replace(" ", ""))
+    wrong = iban[:-1] + str((int(iban[-1]) + 1) % 10)
+    assert not contains_payment_data(wrong)
+
+
+@given(st.integers(100, 9999), st.integers(0, 999), st.integers(0, 99999))
+def test_giro_numbers_are_found_by_their_check_digit_with_their_hyphen(head: int, tail: int, giro: int) -> None:
+    bankgiro = f"{head}{tail:03d}"
+    bankgiro = f"{bankgiro[:-3]}-{bankgiro[-3:]}{check_digit(bankgiro)}"
+    plusgiro = f"{giro:05d}"
+    assert contains_payment_data(f"bankgiro {bankgiro}.") or 1900 <= int(bankgiro[:4]) < 2100
+    assert contains_payment_data(f"plusgiro {plusgiro}-{check_digit(plusgiro)}")
+
+
+@pytest.mark.parametrize(
+    "decoy",
+    [
+        "ring 070-123 45 67 eller +46 70 123 45 67",  # phone numbers
+        "personnummer 850709-9805, 198507099805",  # an identity number is not a payment detail
+        "kund 2019-2021, order 4711-2023",  # a span of years; an order number failing Luhn
+        "kort 4111 1111 1111 1112",  # a card number with the wrong check digit
+        "IBAN SE45 5000 0000 0583 9825 7467",  # an IBAN with one wrong digit
+    ],
+)
+def test_numbers_that_are_not_payment_details_are_left_alone(decoy: str) -> None:
+    assert not contains_payment_data(decoy)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -73,3 +74,21 @@ def test_the_authority_notice_states_the_72_hour_deadline_in_local_time() -> Non
     discovered = datetime(2026, 3, 27, 13, 30, tzinfo=UTC)  # the clock crosses the change to summer time
     notice = authority_notice(policy, BreachFacts("b1", discovered, discovered + timedelta(hours=72), ["crm"], 4, ""))
     assert "2026-03-27 14:30 CET" in notice and "2026-03-30 15:30 CEST" in notice and "IMY" in notice
+
+
+@pytest.mark.parametrize(
+    ("controller", "system", "by_hand", "searched", "deleting"),
+    [
+        ("balance", "crm", "paper_archive", "gennemgås manuelt", "slettes manuelt"),
+        ("stressfri", "offers", "hano", "gjennomgås manuelt", "slettes manuelt"),
+        ("balansekonomi", "crm", "apsis", "gås igenom manuellt", "rensas manuellt"),
+    ],
+)
+def test_an_access_letter_says_the_by_hand_places_are_searched_not_deleted(
+    controller: str, system: str, by_hand: str, searched: str, deleting: str
+) -> None:
+    policy = load_policy(policies_dir(), controller)
+    letter = reply_letter(policy, replace(facts(system, by_hand), kind="access"))
+    erasure = reply_letter(policy, facts(system, by_hand))
+    assert searched in letter and deleting not in letter, letter
+    assert deleting in erasure, erasure

@@ -1,6 +1,6 @@
 """Periods counted as Regulation 1182/71 counts them, in the controller's zone."""
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -62,7 +62,20 @@ def test_the_expiry_across_the_spring_dst_change_keeps_local_end_of_day() -> Non
     assert expiry.isoformat() == "2026-04-01T23:59:59+02:00"
 
 
-@pytest.mark.parametrize("text", ["5 dayz", "", "five days", "5", "days 5", "5 days +", "-5 days"])
+@given(
+    moment=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2037, 12, 31)),
+    hours=st.integers(1, 400),
+    zone=st.sampled_from(ZONES),
+)
+def test_a_period_in_hours_is_elapsed_time_across_dst(moment: datetime, hours: int, zone: ZoneInfo) -> None:
+    trigger = moment.replace(tzinfo=zone)
+    expiry = period_expiry(trigger, Period.parse(f"{hours} hours"), zone)
+    assert expiry.astimezone(UTC) - trigger.astimezone(UTC) == timedelta(hours=hours)
+
+
+@pytest.mark.parametrize(
+    "text", ["5 dayz", "", "five days", "5", "days 5", "5 days +", "-5 days", "3 days + 2 hours", "1 month + 1 hour"]
+)
 def test_a_malformed_period_is_refused(text: str) -> None:
     with pytest.raises(PeriodError):
         Period.parse(text)

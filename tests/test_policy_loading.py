@@ -12,14 +12,14 @@ __all__ = ["policy_copy"]
 
 ALL_REFS = (
     [f"C{i}" for i in range(1, 8)]
-    + [f"S{i}" for i in range(1, 9)]
+    + [f"S{i}" for i in range(1, 10)]
     + [f"K{i}" for i in range(1, 5)]
-    + [f"B{i}" for i in range(1, 8)]
-    + [f"E{i}" for i in range(1, 4)]
+    + [f"B{i}" for i in range(1, 9)]
+    + [f"E{i}" for i in range(1, 5)]
 )
 
 
-def test_all_29_rules_load_and_validate() -> None:
+def test_all_32_rules_load_and_validate() -> None:
     policies, problems = check_directory(POLICIES)
     assert problems == []
     assert sorted(r.ref for p in policies for r in p.rules) == sorted(ALL_REFS)
@@ -87,6 +87,16 @@ def _one_error(result_err: str) -> str:
             "systems: [mailchimp, salesforce]\n      records: newsletter",
             "policies/clienti.yaml: rule C1: covers.systems: unknown system 'salesforce'",
         ),
+        (
+            "systems: [mailchimp, hubspot, gmail, web_forms]",
+            "systems: [mailchimp, hubspot, gmail]",
+            "policies/clienti.yaml: systems.web_forms: no rule covers it",
+        ),
+        (
+            '    cadence: {cron: "0 6 * * *"}\n    action: delete\n',
+            '    cadence: {cron: "0 6 * * *"}\n    action: delete\n    finding: no_period_promised\n',
+            "rule C1: a 'finding' marks a gap in the notice, so nothing is enforced: use action 'none'",
+        ),
     ],
     ids=[
         "unknown-action",
@@ -96,6 +106,8 @@ def _one_error(result_err: str) -> str:
         "weekly-cannot-keep-5-days",
         "quote-not-in-notice",
         "unknown-system",
+        "system-no-rule-shows",
+        "finding-on-a-deleting-rule",
     ],
 )
 def test_a_broken_policy_is_one_line_naming_file_rule_and_field(
@@ -172,3 +184,22 @@ def test_bad_cli_input_is_one_line_and_exit_1(
     result = run_cli(capsys, monkeypatch, *args)
     assert result.code == 1
     assert expected in _one_error(result.err)
+
+
+def test_a_scheduled_review_of_a_system_kept_by_hand_is_refused_as_unable_to_run(
+    policy_copy: Editor, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S5 as it was: a review-rule deployment asking Visma, which has no connector, for records every August."""
+    policy_copy(
+        "stressfri",
+        lambda text: text.replace(
+            "    action: attest\n    reading: >-\n      Kept as long",
+            "    action: flag_for_review\n    reading: >-\n      Kept as long",
+        ),
+    )
+    result = run_cli(capsys, monkeypatch, "policies", "check")
+    assert result.code == 1
+    assert _one_error(result.err).endswith(
+        "policies/stressfri.yaml: rule S5: action: 'visma' is kept by hand with no register, so a scheduled review "
+        "of it cannot read anything: make it a checklist (action attest)"
+    )

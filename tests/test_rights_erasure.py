@@ -65,9 +65,19 @@ def test_an_erasure_deletes_everywhere_except_bookkeeping_and_closes_with_a_dani
     assert "litra b" in text and "requests (manuelt system)" in text and "Datatilsynet" in text
     assert EMAIL.lower() not in text.lower() and NAME not in text
     assert stat.S_IMODE(letter.stat().st_mode) == 0o600, "a reply letter is the operator's alone"
+    # the by-hand part (Calmo's requests register) is still to do: the request stays open, tracked, until attested
+    assert result.json()["awaiting_by_hand"] and not result.json()["closed"] and "requests" in result.json()["by_hand"]
+    assert RequestStore(Ledger(database_url)).get(request_id).is_open
+    assert "gennemgås og slettes manuelt" in text
+    attested = cli(*io, "request", "attest", request_id, "--role", "owner", "--out", str(letter), "--json")
+    assert attested.code == 0 and attested.json()["outcome"] == "erased", attested.err
+    assert "er gennemgået og slettet manuelt" in letter.read_text(encoding="utf-8")
     stored = RequestStore(Ledger(database_url)).get(request_id)
     assert not stored.is_open and stored.sealed_identity is None
-    assert [p["event"] for p in request_entries(database_url, request_id)] == ["opened", "identity_checked", "closed"]
+    entries = request_entries(database_url, request_id)
+    assert [p["event"] for p in entries] == ["opened", "identity_checked", "awaiting_by_hand", "closed"]
+    assert entries[-1]["by_hand_attested"] == {"role": "owner", "systems": ["requests"]}
+    assert entries[-1]["totals"]["deleted"] == 2
     assert Ledger(database_url).verify().ok
 
 
@@ -75,7 +85,9 @@ def test_an_erasure_deletes_everywhere_except_bookkeeping_and_closes_with_a_dani
 def test_a_second_erasure_of_the_same_person_says_when_they_were_erased(
     calmo_person: SeededPerson, io: Fixtures, tmp_path: Path
 ) -> None:
-    assert cli(*io, "request", "erase", verified_erasure(io), "--out", str(tmp_path / "1.txt")).code == 0
+    first = verified_erasure(io)
+    assert cli(*io, "request", "erase", first, "--out", str(tmp_path / "1.txt")).code == 0
+    assert cli(*io, "request", "attest", first, "--role", "owner", "--out", str(tmp_path / "1.txt")).code == 0
     again = cli(*io, "request", "erase", verified_erasure(io), "--out", str(tmp_path / "2.txt"))
     assert again.code == 1 and "already erased on" in again.err and len(again.err.strip().splitlines()) == 1
     assert "allerede slettet" in (tmp_path / "2.txt").read_text(encoding="utf-8")
@@ -91,8 +103,9 @@ def test_an_email_that_matches_nobody_is_answered_and_the_search_recorded(
     assert result.code == 1 and "matches nobody" in result.err
     assert present(calmo_person) == set(calmo_person.all)
     assert "fandt ingen oplysninger" in (tmp_path / "svar.txt").read_text(encoding="utf-8")
-    closed = request_entries(database_url, request_id)[-1]
-    assert closed["event"] == "closed" and closed["totals"]["found"] == 0 and closed["outcome"] == "nothing_found"
+    waiting = request_entries(database_url, request_id)[-1]  # the by-hand places are still to be searched
+    assert waiting["event"] == "awaiting_by_hand" and waiting["totals"]["found"] == 0
+    assert waiting["outcome"] == "nothing_found"
 
 
 @pytest.mark.usefixtures("prefect_server")
@@ -207,5 +220,8 @@ def test_bad_input_is_one_line_and_exit_1(database_url: str, io: Fixtures, args:
 def test_a_closed_request_cannot_be_run_again(calmo_person: SeededPerson, io: Fixtures, tmp_path: Path) -> None:
     request_id = verified_erasure(io)
     assert cli(*io, "request", "erase", request_id, "--out", str(tmp_path / "1.txt")).code == 0
+    assert cli(*io, "request", "attest", request_id, "--role", "owner", "--out", str(tmp_path / "1.txt")).code == 0
     again = cli(*io, "request", "erase", request_id, "--out", str(tmp_path / "2.txt"))
     assert again.code == 1 and "already answered and closed" in again.err
+    twice = cli(*io, "request", "attest", request_id, "--role", "owner", "--out", str(tmp_path / "3.txt"))
+    assert twice.code == 1 and "already answered and closed" in twice.err

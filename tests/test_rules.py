@@ -32,12 +32,12 @@ class Promise(NamedTuple):
 PROMISES = {
     # Clienti (DK): "senest 5 dage efter afmeldelsen"; across the spring DST change
     "C1": Promise("clienti", "2026-03-27T10:00+01:00", None, "2026-04-01T23:59:59+02:00", DAILY_6, "delete"),
-    # "minimum hver 12. måned": reviewed after 12 months, within the next month
+    # "minimum hver 12. måned": up for review from 11 months, reviewed by the end of the 12
     "C2": Promise(
         "clienti",
         "2025-01-31T12:00+01:00",
+        "2025-12-31T23:59:59+01:00",
         "2026-01-31T23:59:59+01:00",
-        "2026-02-28T23:59:59+01:00",
         MONTHLY_7,
         "flag_for_review",
     ),
@@ -69,12 +69,22 @@ PROMISES = {
     "S3": Promise("stressfri", "2026-04-30T10:00+02:00", None, "2026-06-06T23:59:59+02:00", MONTHLY_8, "attest"),
     # "tidligst etter 5 år": no deadline stated
     "S4": Promise("stressfri", "2021-02-28T10:00+01:00", "2026-02-28T23:59:59+01:00", None, MONTHLY_7, "delete"),
-    # bokføringsloven: 5 years from the end of the financial year; reviewed every August
-    "S5": Promise("stressfri", "2020-03-15T10:00+01:00", "2025-12-31T23:59:59+01:00", None, AUGUST, "flag_for_review"),
-    "S6": Promise("stressfri", None, None, None, ON_DEMAND, "none"),
-    "S7": Promise(
-        "stressfri", "2026-04-01T09:00+02:00", None, "2026-05-01T23:59:59+02:00", ON_DEMAND, "answer_request"
+    # bokføringsloven: 5 years from the end of the financial year; reviewed by the end of the next August
+    "S5": Promise(
+        "stressfri",
+        "2020-03-15T10:00+01:00",
+        "2025-12-31T23:59:59+01:00",
+        "2026-08-31T23:59:59+02:00",
+        AUGUST,
+        "attest",
     ),
+    "S6": Promise("stressfri", None, None, None, ON_DEMAND, "none"),
+    # 1 May 2026 is a Friday and a holiday in Norway: Monday 4 May, as `hygiene deadline` says
+    "S7": Promise(
+        "stressfri", "2026-04-01T09:00+02:00", None, "2026-05-04T23:59:59+02:00", ON_DEMAND, "answer_request"
+    ),
+    # "Annen dokumentasjon, som kundeavtaler, lagres lokalt på Mac": no period promised
+    "S9": Promise("stressfri", None, None, None, ON_DEMAND, "none"),
     "S8": Promise("stressfri", "2026-12-31T10:00+01:00", None, "2027-04-02T23:59:59+02:00", QUARTERLY, "delete"),
     # Calmo (DK): "minimum 5 år i henhold til gældende krav fra SKAT": from the financial year's end
     "K1": Promise(
@@ -85,7 +95,8 @@ PROMISES = {
         "calmo", "2025-05-10T00:00+02:00", "2026-05-10T23:59:59+02:00", "2026-06-10T23:59:59+02:00", MONTHLY_7, "delete"
     ),
     "K3": Promise("calmo", None, None, None, ON_DEMAND, "verify_identity"),
-    "K4": Promise("calmo", "2026-11-20T15:30+01:00", None, "2026-11-23T23:59:59+01:00", ON_DEMAND, "notify"),
+    # "indenfor 72 timer efter bruddet": elapsed hours, so across the October DST change the clock shows 71
+    "K4": Promise("calmo", "2026-10-23T15:30+02:00", None, "2026-10-26T14:30:00+01:00", ON_DEMAND, "notify"),
     # Balance (DK)
     "B1": Promise("balance", None, None, None, DAILY_6, "detect_and_flag"),
     "B2": Promise("balance", "2026-01-31T10:00+01:00", None, "2026-03-07T23:59:59+01:00", MONTHLY_8, "attest"),
@@ -101,13 +112,18 @@ PROMISES = {
         MONTHLY_7,
         "attest",
     ),
-    "B7": Promise("balance", "2026-01-31T09:00+01:00", None, "2026-02-28T23:59:59+01:00", ON_DEMAND, "answer_request"),
+    # GDPR's month ends Saturday 28 February, so on Monday 2 March (1182/71 Art. 3(4)), as `hygiene deadline` says
+    "B7": Promise("balance", "2026-01-31T09:00+01:00", None, "2026-03-02T23:59:59+01:00", ON_DEMAND, "answer_request"),
+    # "nødvendig mailkorrespondance arkiveres i Microsoft Outlook": no period promised
+    "B8": Promise("balance", None, None, None, ON_DEMAND, "none"),
     # Balansekonomi (SE)
     "E1": Promise(
         "balansekonomi", "2025-03-17T09:00+01:00", None, "2025-04-17T23:59:59+02:00", ON_DEMAND, "answer_request"
     ),
     "E2": Promise("balansekonomi", None, None, None, DAILY_6, "flag_for_review"),
     "E3": Promise("balansekonomi", None, None, None, DAILY_6, "detect_and_flag"),
+    # the notice states no retention period at all
+    "E4": Promise("balansekonomi", None, None, None, ON_DEMAND, "none"),
 }
 
 
@@ -162,3 +178,47 @@ def test_a_rights_request_deadline_follows_the_controllers_promise(
     result = run_cli(capsys, monkeypatch, "deadline", controller, "--received", received, "--extended", "--json")
     assert result.code == 0
     assert (result.json()["deadline"], result.json()["extended_deadline"]) == (deadline, extended)
+
+
+@pytest.mark.parametrize(
+    ("controller", "ref", "received"),
+    [
+        ("clienti", "C6", "2026-01-31"),
+        ("stressfri", "S7", "2026-04-01"),
+        ("balance", "B7", "2026-01-31"),
+        ("balansekonomi", "E1", "2026-05-06"),  # 6 June, national day, is a Saturday
+    ],
+)
+def test_a_request_rule_window_and_hygiene_deadline_give_one_answer(
+    controller: str, ref: str, received: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    window = run_cli(
+        capsys, monkeypatch, "policies", "window", controller, ref, "--trigger", f"{received}T09:00+01:00", "--json"
+    ).json()
+    answer = run_cli(capsys, monkeypatch, "deadline", controller, "--received", received, "--json").json()
+    assert window["deadline"][:10] == answer["deadline"]
+
+
+def test_a_breach_window_is_72_elapsed_hours_in_both_directions_of_dst(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Spring forward: 72 hours from 27 March 2026 10:00 CET end at 30 March 11:00 CEST, one hour later by the wall."""
+    window = run_cli(
+        capsys, monkeypatch, "policies", "window", "calmo", "K4", "--trigger", "2026-03-27T10:00+01:00", "--json"
+    ).json()
+    assert window["deadline"] == "2026-03-30T11:00:00+02:00"
+
+
+@pytest.mark.parametrize(
+    ("controller", "gaps"), [("stressfri", ["S6", "S9"]), ("balance", ["B8"]), ("balansekonomi", ["E4"])]
+)
+def test_the_schedule_shows_every_place_the_notice_gives_no_period(
+    controller: str, gaps: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hano, the Mac, Outlook and all of Balansekonomi: a finding in the schedule, not a silence."""
+    schedule = run_cli(
+        capsys, monkeypatch, "schedule", "--controller", controller, "--after", "2026-11-23T00:00+01:00", "--json"
+    ).json()
+    assert [s["ref"] for s in schedule if s["finding"] == "no_period_promised"] == gaps
+    table = run_cli(capsys, monkeypatch, "schedule", "--controller", controller, "--after", "2026-11-23T00:00+01:00")
+    assert table.out.count("no period promised") == len(gaps)

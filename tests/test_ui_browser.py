@@ -8,6 +8,7 @@ calling out of the closed network.
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import socket
@@ -15,8 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
-from deployments.server import start_server, stop_server
+from deployments.server import client_of, start_server, stop_server
 from sandbox.seed_files import FolderManifest
 from tests.test_enforce_folders import AS_OF, calmo_drive
 
@@ -34,6 +36,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 CI_SCREENSHOT = Path(".ci/artifacts/ui.png")
+#: the server requires an auth string, as `make ui`'s does; the browser holds it where the UI's login puts it
+AUTH = SecretStr("hygiene:ui-test-only")
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is missing: run `make browser`")
 
@@ -46,7 +50,7 @@ def ui_url(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         port = int(probe.getsockname()[1])
     with pytest.MonkeyPatch.context() as env:
         env.setenv("PREFECT_API_DATABASE_CONNECTION_URL", prefect_server)
-        process = start_server(tmp_path_factory.mktemp("prefect-home"), "127.0.0.1", port)
+        process = start_server(tmp_path_factory.mktemp("prefect-home"), "127.0.0.1", port, AUTH)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -57,11 +61,10 @@ def run_k2_against(ui: str) -> tuple[str, dict[str, object]]:
     """Enforce Calmo K2 once against the UI's server; returns the flow run id and the flow's result."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.sorting import FlowRunSort
-    from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from flows.enforce import enforce_rule
 
-    with temporary_settings(updates={PREFECT_API_URL: f"{ui}/api"}):
+    with client_of(f"{ui}/api", AUTH):
         [result] = enforce_rule("calmo", "K2", as_of=AS_OF, approved=True, pause_for_approval=False)
         with get_client(sync_client=True) as client:
             [newest] = client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=1)
@@ -85,6 +88,8 @@ def test_the_run_page_shows_the_run_and_its_report_with_the_counts(
             args=CHROMIUM_ARGS,
             viewport={"width": 1400, "height": 1000},
         )
+        password = base64.b64encode(AUTH.get_secret_value().encode()).decode()
+        browser.add_init_script(f"localStorage.setItem('prefect-password', '{password}')")
         page = browser.new_page()
         page.goto(f"{ui_url}/runs/flow-run/{flow_run_id}", wait_until="domcontentloaded")
         expect(page.get_by_text("Completed").first).to_be_visible(timeout=20_000)
