@@ -23,6 +23,7 @@ from cli.requests import list_requests, request_app
 from cli.runs import run
 from cli.sandbox import sandbox_app
 from cli.signals import end_like_ctrl_c, exit_code
+from cli.status import status
 
 app = typer.Typer(
     help="Keep the retention and deletion promises of privacy policies, with evidence.",
@@ -39,6 +40,7 @@ app.command("run")(run)
 app.command("attest")(attest)
 app.add_typer(request_app, name="request")
 app.command("requests")(list_requests)
+app.command("status")(status)
 app.add_typer(breach_app, name="breach")
 app.command("deploy")(deploy)
 app.command("serve")(serve)

@@ -382,12 +382,14 @@ def finish_run(
     ctx: RunContext, ledger: Ledger, found: RunPlan, acted: BatchResult, stopped: str | None = None
 ) -> RunReport:
     counts = found.summary.as_dict()
+    oldest = found.summary.oldest_overdue
     ledger.append(
         [
             ctx.draft(
                 EntryKind.RUN_FINISHED,
                 {
                     "counts": counts,
+                    **({} if oldest is None else {"oldest_overdue_deadline": _deadline_of(ctx, oldest)}),
                     "deleted": acted.deleted,
                     "failed": acted.failed,
                     "still_present": acted.still_present,
@@ -413,6 +415,11 @@ def finish_run(
         ledger_range=ledger.range_of(ctx.run_id),
         stopped=stopped,
     )
+
+
+def _deadline_of(ctx: RunContext, trigger: datetime) -> str | None:
+    deadline = window_for(ctx.policy, ctx.rule, trigger).deadline
+    return None if deadline is None else deadline.isoformat()
 
 
 def render_markdown(report: RunReport, rule: Rule) -> str:

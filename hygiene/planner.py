@@ -53,9 +53,13 @@ class Planned:
 @dataclass
 class PlanSummary:
     counts: Counter[Decision] = field(default_factory=Counter)
+    #: the earliest trigger of an overdue record: how long the worst-kept promise has been broken
+    oldest_overdue: datetime | None = None
 
-    def add(self, decision: Decision) -> None:
+    def add(self, decision: Decision, trigger: datetime | None = None) -> None:
         self.counts[decision] += 1
+        if decision is Decision.OVERDUE and trigger is not None:
+            self.oldest_overdue = trigger if self.oldest_overdue is None else min(self.oldest_overdue, trigger)
 
     @property
     def seen(self) -> int:
@@ -146,5 +150,5 @@ def plan(
     for record in records:
         planned = decide(record, cutoffs, rule, hold_reason)
         if summary is not None:
-            summary.add(planned.decision)
+            summary.add(planned.decision, record.trigger)
         yield planned

@@ -63,7 +63,7 @@ def plan_review(ctx: RunContext, connector: Connector, ledger: Ledger, holds: Ho
             )
         if planned.decision is Decision.HELD:
             evidence.add(ctx.draft(EntryKind.DECISION, {"decision": "held", "reason": reason_kind(planned)}, record))
-        found.run.summary.add(planned.decision)
+        found.run.summary.add(planned.decision, record.trigger)
     evidence.flush()
     return found
 

@@ -93,6 +93,7 @@ def test_the_summary_counts_every_decision_of_the_stream() -> None:
         pass
     assert summary.seen == 800
     assert summary.as_dict() == {"keep": 100, "due": 500, "overdue": 200, "held": 0}
+    assert summary.oldest_overdue == as_of - timedelta(days=7)
 
 
 def test_a_record_without_a_date_stops_the_plan() -> None:
