@@ -18,6 +18,20 @@ from hygiene.periods import Period, PeriodError
 
 #: a window bound that is not a fixed period but the bookkeeping law of the controller's country
 BOOKKEEPING = "bookkeeping"
+#: how a bound that is the later of several is written: "5 years or bookkeeping, whichever is later"
+WHICHEVER_IS_LATER = ", whichever is later"
+
+
+def bound_parts(text: str) -> list[str]:
+    """The bounds a window bound is the later of; a plain bound is the later of itself alone."""
+    if not text.endswith(WHICHEVER_IS_LATER):
+        return [text]
+    return [part.strip() for part in text.removesuffix(WHICHEVER_IS_LATER).split(" or ")]
+
+
+def is_bookkeeping(part: str) -> bool:
+    """Whether one bound is the country's bookkeeping law (plain or with a margin), counted from a year's end."""
+    return part == BOOKKEEPING or part.startswith(f"{BOOKKEEPING} + ")
 
 
 class Action(StrEnum):
@@ -100,12 +114,15 @@ class Window(_Strict):
     @field_validator("not_before", "deadline")
     @classmethod
     def _valid_bound(cls, value: str | None) -> str | None:
-        if value is None or value == BOOKKEEPING or value.startswith(f"{BOOKKEEPING} + "):
+        if value is None:
             return value
-        try:
-            Period.parse(value)
-        except PeriodError as exc:
-            raise ValueError(str(exc)) from exc
+        for part in bound_parts(value):
+            if is_bookkeeping(part):
+                continue
+            try:
+                Period.parse(part)
+            except PeriodError as exc:
+                raise ValueError(str(exc)) from exc
         return value
 
 
@@ -203,6 +220,7 @@ class Policy(_Strict):
 
 __all__ = [
     "BOOKKEEPING",
+    "WHICHEVER_IS_LATER",
     "Action",
     "Anchor",
     "Cadence",
@@ -217,4 +235,6 @@ __all__ = [
     "SystemKind",
     "Trigger",
     "Window",
+    "bound_parts",
+    "is_bookkeeping",
 ]

@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from hygiene.legal import bookkeeping_anchor
 from hygiene.periods import end_of_day, local_date, require_aware
-from hygiene.policy import Anchor, Policy, Rule
+from hygiene.policy import Anchor, Policy, Rule, bound_parts, is_bookkeeping
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,15 @@ def window_for(policy: Policy, rule: Rule, trigger: datetime) -> RecordWindow:
 
 
 def _bound(policy: Policy, text: str | None, start: date) -> datetime | None:
+    """The latest of the bound's parts; a bookkeeping part always runs from the end of the start's financial year
+    (Clienti C4: 5 years after the customer ended, or the bookkeeping period of that year, whichever is later)."""
     if text is None:
         return None
-    return end_of_day(policy.bound(text).add_to_date(start), policy.zone)
+    month, last_day = policy.year_end
+    ends = (
+        policy.bound(part).add_to_date(
+            bookkeeping_anchor(start, policy.country, month, last_day) if is_bookkeeping(part) else start
+        )
+        for part in bound_parts(text)
+    )
+    return end_of_day(max(ends), policy.zone)
