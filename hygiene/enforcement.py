@@ -41,6 +41,8 @@ class RunContext:
     #: the Prefect flow run carrying this run, when there is one: the evidence names it so that an answer left
     #: in that run's input can be found again after a crash
     flow_run: str | None = None
+    #: when the deployment's schedule meant this run to start; None for a run started by hand or a script
+    scheduled_for: datetime | None = None
 
     @property
     def controller(self) -> str:
@@ -151,6 +153,7 @@ def start_run(ctx: RunContext, ledger: Ledger) -> None:
                     "dry_run": ctx.dry_run,
                     "action": ctx.rule.action.value,
                     **({} if ctx.flow_run is None else {"flow_run": ctx.flow_run}),
+                    **({} if ctx.scheduled_for is None else {"scheduled_for": ctx.scheduled_for.isoformat()}),
                     **({} if ctx.holds_apply else {"holds": "ignored on this system (system option holds: ignore)"}),
                 },
             )
