@@ -22,7 +22,7 @@ from hygiene.connector import AbsenceProof, Connector, Receipt, Record, response
 from hygiene.holds import HoldIndex
 from hygiene.ledger import Entry, EntryDraft, EntryKind, Ledger
 from hygiene.planner import Decision, Planned, PlanSummary, plan
-from hygiene.policy import Policy, Rule
+from hygiene.policy import Exemption, Policy, Rule
 from hygiene.pseudonym import RECORD, SUBJECT, mask, pseudonym
 
 #: evidence is appended in transactions of this many entries
@@ -251,7 +251,7 @@ def record_findings(ctx: RunContext, ledger: Ledger, found: Iterable[tuple[Recor
 
 def reason_kind(planned: Planned) -> str:
     """Holds carry free text a person wrote; evidence keeps only which kind of exemption applied."""
-    return planned.reason if planned.reason in {"bookkeeping_duty", "newsletter_recipient"} else "legal_hold"
+    return planned.reason if planned.reason in set(Exemption) - {Exemption.LEGAL_HOLD} else Exemption.LEGAL_HOLD.value
 
 
 def safety_verdict(rule: Rule, found: RunPlan) -> SafetyVerdict:

@@ -51,6 +51,8 @@ class Exemption(StrEnum):
     LEGAL_HOLD = "legal_hold"
     BOOKKEEPING_DUTY = "bookkeeping_duty"
     NEWSLETTER_RECIPIENT = "newsletter_recipient"
+    #: a row of a register another rule still reads (Stressfri's offers sheet lists S2's ended customers)
+    CUSTOMER_REGISTER = "customer_register"
 
 
 class Anchor(StrEnum):

@@ -46,7 +46,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from datetime import time as clock_time
@@ -307,6 +307,26 @@ class GmailConnector:
                 f"label_prefix (ended {', '.join(missing[:5])}); create the label or correct the name in the register"
             )
         return [(label_id, ref, ended_at) for label_id, (ref, ended_at) in sorted(folders.items())]
+
+    def folders_with_mail(self, prefix: str, names: Collection[str]) -> set[str]:
+        """Which of the customer folders `prefix + name` still hold a mail, Trash and Spam included (S4 x S2).
+
+        One labels.list, then one messages.list of a single id per folder that exists; no message is read.
+        """
+        labels = self._label_ids()
+        kept: set[str] = set()
+        for name in names:
+            label_id = labels.get(label_key(prefix + name.strip()))
+            if label_id is None:
+                continue
+            request = (
+                self.service.users()
+                .messages()
+                .list(userId=self.user_id, includeSpamTrash=True, maxResults=1, labelIds=[label_id])
+            )
+            if _items(self._execute(request, "messages.list"), "messages", ("id",), "messages.list"):
+                kept.add(name)
+        return kept
 
     def _listed(self, label_id: str, *, remember: bool = True) -> Iterator[str]:
         """The ids under one label (`labelIds` is exact where `q=label:` folds names)."""

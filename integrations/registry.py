@@ -7,6 +7,7 @@ holds the value on this machine (a folder's root, a password), so one policy ser
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -19,7 +20,7 @@ from integrations.hubspot import HubSpotConnector, HubSpotSettings, PropertyTest
 from integrations.mailchimp import MailchimpConnector, MailchimpSettings, mailchimp_client
 from integrations.manual import RegisterConnector
 from integrations.pacing import parse_rate
-from integrations.spreadsheet import OfferSheet, SpreadsheetConnector
+from integrations.spreadsheet import MailKept, OfferSheet, SpreadsheetConnector
 from integrations.webnode import WebnodeConnector
 
 
@@ -76,10 +77,31 @@ def connector_for(policy: Policy, system: str) -> Connector:
             sheet=OfferSheet(name=spec.options.get("sheet", OfferSheet.name)),
             tz=policy.zone,
             password_setting=password_variable or "a password_env option for the system",
+            mail_kept=_mail_kept(policy, system),
         )
     if spec.kind is SystemKind.MANUAL and has_register(policy, system):
         return RegisterConnector(Path(_required(policy, system, "register")), system=system, tz=policy.zone)
     raise ConnectorError(f"{policy.controller}: system {system}: no connector for {spec.kind.value} systems yet")
+
+
+def _mail_kept(policy: Policy, system: str) -> MailKept | None:
+    """A sheet that is a mailbox's customer register (options `mail: <gmail system>`, `mail_prefix`) asks the
+    mailbox, when its rows are read, which customers' folders still hold mail; the mailbox is reached only then."""
+    mailbox, prefix = option(policy, system, "mail"), option(policy, system, "mail_prefix")
+    if mailbox is None:
+        return None
+    if mailbox not in policy.systems or policy.systems[mailbox].kind is not SystemKind.GMAIL or prefix is None:
+        raise ConnectorError(
+            f"{policy.controller}: system {system}: option mail must name a gmail system, with option mail_prefix"
+        )
+
+    def kept(names: Collection[str]) -> set[str]:
+        gmail = GmailConnector.from_environment(
+            user_id=option(policy, mailbox, "user_id", "me") or "me", register=None, tz=policy.zone
+        )
+        return gmail.folders_with_mail(prefix, names)
+
+    return kept
 
 
 def has_register(policy: Policy, system: str) -> bool:

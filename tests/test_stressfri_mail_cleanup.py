@@ -14,9 +14,11 @@ from dateutil.relativedelta import relativedelta
 from hygiene.connector import ConnectorError
 from hygiene.ledger import EntryKind, Ledger
 from hygiene.locations import policies_dir
+from hygiene.planner import Decision, plan
 from hygiene.policies import load_policy
 from hygiene.windows import window_for
 from integrations.gmail import FULL_SCOPE
+from integrations.registry import connector_for
 from sandbox import credentials
 from tests.gmail_fixtures import AS_OF, SeededMailbox, write_offers_workbook
 from tests.privacy import database_rows, hits
@@ -156,3 +158,23 @@ def test_a_token_without_the_full_scope_deletes_nothing_and_the_rerun_finishes(
     assert result["recovered"] == len(mailbox.due()) and result["deleted"] == len(mailbox.due())
     assert mailbox.remaining() == mailbox.all_ids() - mailbox.due()
     assert Ledger(database_url).verify().ok
+
+
+def test_s4_keeps_the_old_rows_the_customer_register_still_needs(mailbox: SeededMailbox) -> None:
+    """S4 deletes rows older than five years, but the sheet is S2's customer register: an active customer's row,
+    and an ended customer's row whose mail is still in Gmail, stay; an ended customer whose mail is gone goes."""
+    s4 = STRESSFRI.rule("S4")
+    assert s4 is not None
+    active = next(c for c in mailbox.customers if c.ended_on is None)
+    mailed, emptied = mailbox.ended[0], mailbox.ended[1]
+    ids = mailbox.manifest.of_customer(emptied.ref)
+    mailbox.service().users().messages().batchDelete(userId="me", body={"ids": ids}).execute()
+    write_offers_workbook(
+        mailbox.workbook, [active, mailed, emptied], offered_on=(AS_OF - relativedelta(years=6)).date()
+    )
+    offers = connector_for(STRESSFRI, "offers")
+    planned = {p.record.subject: p for p in plan(offers.records({}, "date"), STRESSFRI, s4, AS_OF)}
+    kept = {Decision.HELD: "customer_register"}
+    assert {planned[active.email.lower()].decision: planned[active.email.lower()].reason} == kept
+    assert {planned[mailed.email.lower()].decision: planned[mailed.email.lower()].reason} == kept
+    assert planned[emptied.email.lower()].decision in (Decision.DUE, Decision.OVERDUE)
