@@ -64,7 +64,17 @@ from googleapiclient.model import JsonModel
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from hygiene.connector import AbsenceProof, Capabilities, ConnectorError, RateLimit, Receipt, Record, response_digest
+from hygiene.connector import (
+    AbsenceProof,
+    Capabilities,
+    Connector,
+    ConnectorError,
+    RateLimit,
+    Receipt,
+    Record,
+    response_digest,
+)
+from hygiene.register import RegisterMemory
 from integrations.malformed import MalformedAnswer, UnreadableBody, json_object
 from integrations.pacing import Backoff, RetrySettings, Throttle
 from integrations.spreadsheet import SpreadsheetConnector
@@ -108,9 +118,13 @@ class EndedCustomer(NamedTuple):
 
 
 class CustomerRegister(Protocol):
-    """Where ended customer relationships are known: the offers workbook today, HubSpot for Clienti later."""
+    """Where ended customer relationships are known: Stressfri's offers workbook, Clienti's CRM.
 
-    def ended_customers(self) -> Iterable[EndedCustomer]: ...
+    `folders` are the folder names below the rule's prefix that the mailbox holds (as `label_key` folds them),
+    for a register that finds a customer by their folder.
+    """
+
+    def ended_customers(self, folders: Collection[str]) -> Iterable[EndedCustomer]: ...
 
 
 @dataclass(frozen=True)
@@ -123,9 +137,40 @@ class OffersRegister:
 
     workbook: SpreadsheetConnector
 
-    def ended_customers(self) -> Iterator[EndedCustomer]:
+    def ended_customers(self, folders: Collection[str]) -> Iterator[EndedCustomer]:
         for entry in self.workbook.customer_register():
             yield EndedCustomer(entry.customer_ref, entry.email_subject, entry.ended_at)
+
+
+@dataclass(frozen=True)
+class CrmRegister:
+    """Clienti's CRM (HubSpot) as the register, with the ledger's memory of it (Clienti C4).
+
+    A customer's folder is named by their address (`Aftaler/<email>`), so the folder says exactly whose it is.
+    The CRM is read through its connector: every contact with an end date (`customer_relationship_ended_at`,
+    whatever its stage) has ended, every `lifecyclestage: customer` without one is active. Each end date is
+    recorded in the ledger (hygiene.register) when it is read; a folder whose customer the CRM no longer holds
+    (C3 erased the contact 24 months after the end) takes its end date from there. A customer the CRM shows
+    active again is active, whatever was recorded. A folder of nobody the register knows is a running
+    customer's or not a customer's at all, and is never listed; an ended customer without a folder simply has
+    no agreement mail.
+    """
+
+    crm: Connector
+    memory: RegisterMemory
+
+    def ended_customers(self, folders: Collection[str]) -> Iterator[EndedCustomer]:
+        ended = {r.subject: r.trigger for r in self.crm.records({}, ENDED_TRIGGER) if r.trigger is not None}
+        customers = {r.subject for r in self.crm.records({"lifecyclestage": "customer"}, "")}
+        self.memory.remember(ended)
+        remembered = self.memory.recall()
+        for folder in sorted(folders):
+            subject = folder.strip().lower()
+            ended_at = ended.get(subject)
+            if ended_at is None and subject not in customers:
+                ended_at = remembered.get(self.memory.pseudonym(subject))
+            if ended_at is not None:
+                yield EndedCustomer(folder, subject, ended_at)
 
 
 @dataclass(frozen=True)
@@ -291,7 +336,9 @@ class GmailConnector:
             raise ConnectorError("gmail: the policy names no customer register for this mailbox (option register)")
         folders: dict[str, tuple[str, datetime]] = {}
         missing: list[str] = []
-        for position, (name, ref, ended_at) in enumerate(self.register.ended_customers(), start=1):
+        below = label_key(prefix)
+        present = [key.removeprefix(below) for key in labels if key.startswith(below) and key != below]
+        for position, (name, ref, ended_at) in enumerate(self.register.ended_customers(present), start=1):
             if ended_at is None or ended_at.tzinfo is None:
                 raise ConnectorError(
                     f"gmail: customer register entry #{position} has no end date; fill it in so the period can start"

@@ -13,9 +13,12 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from hygiene.connector import Connector, ConnectorError
+from hygiene.ledger import Ledger
 from hygiene.policy import Policy, SystemKind
+from hygiene.register import RegisterMemory
+from hygiene.settings import Settings
 from integrations.folder import DateSource, FolderConnector
-from integrations.gmail import GmailConnector, OffersRegister
+from integrations.gmail import CrmRegister, CustomerRegister, GmailConnector, OffersRegister
 from integrations.hubspot import HubSpotConnector, HubSpotSettings, PropertyTest, hubspot_client
 from integrations.mailchimp import MailchimpConnector, MailchimpSettings, mailchimp_client
 from integrations.manual import RegisterConnector
@@ -50,15 +53,10 @@ def connector_for(policy: Policy, system: str) -> Connector:
             tz=policy.zone,
         )
     if spec.kind is SystemKind.GMAIL:
-        # the customer register is another system of the policy (Stressfri: the offers workbook, `register: offers`)
-        source = option(policy, system, "register")
-        workbook = connector_for(policy, source) if source in policy.systems else None
-        if source is not None and not isinstance(workbook, SpreadsheetConnector):
-            raise ConnectorError(f"{policy.controller}: system {system}: register must name a spreadsheet system")
         units = option(policy, system, "units_per_minute")
         return GmailConnector.from_environment(
             user_id=option(policy, system, "user_id", "me") or "me",
-            register=OffersRegister(workbook) if isinstance(workbook, SpreadsheetConnector) else None,
+            register=customer_register(policy, system),
             tz=policy.zone,
             units_per_minute=int(units) if units else None,
         )
@@ -82,6 +80,26 @@ def connector_for(policy: Policy, system: str) -> Connector:
     if spec.kind is SystemKind.MANUAL and has_register(policy, system):
         return RegisterConnector(Path(_required(policy, system, "register")), system=system, tz=policy.zone)
     raise ConnectorError(f"{policy.controller}: system {system}: no connector for {spec.kind.value} systems yet")
+
+
+def customer_register(policy: Policy, system: str) -> CustomerRegister | None:
+    """A mailbox's customer register is another system of the policy (option `register`): Stressfri's offers
+    workbook, or Clienti's CRM, whose end dates the ledger keeps after the CRM has erased the customer."""
+    source = option(policy, system, "register")
+    if source is None:
+        return None
+    kind = policy.systems[source].kind if source in policy.systems else None
+    if kind is SystemKind.SPREADSHEET:
+        workbook = connector_for(policy, source)
+        assert isinstance(workbook, SpreadsheetConnector)
+        return OffersRegister(workbook)
+    if kind is SystemKind.HUBSPOT:
+        settings = Settings()
+        memory = RegisterMemory(
+            Ledger.from_settings(settings), policy.controller, settings.key_for(policy.controller), source
+        )
+        return CrmRegister(hubspot_connector(policy, source), memory)
+    raise ConnectorError(f"{policy.controller}: system {system}: register must name a spreadsheet or hubspot system")
 
 
 def _mail_kept(policy: Policy, system: str) -> MailKept | None:
