@@ -16,6 +16,10 @@ date: its mail is due only when every relationship it is about has ended. The re
 checked before any mail is listed: an entry without an end date, or one whose label does not exist, stops the
 run with one line and nothing is deleted (skipping it would keep that customer's mail forever in silence).
 Labels under the prefix that the register does not list belong to running customers and are never listed.
+With `by_address: "true"` (S2) the customer's mail that lacks every customer label is found too, by their
+address: `from:`, `to:` and `cc:` searches, each hit read once for its headers and kept only when the address
+stands exactly in From, To or Cc (Gmail's search matches part of a header). Mail under another customer's
+folder is never taken this way. Clienti's C4 does not search by address: only its agreement folders are C4's.
 
 S8 (`label: ...`): a mail the controller marked no longer relevant. Gmail keeps no date for a label change, so
 `labelled_at` is the start of the local day on which a run first lists the mail (the policy's reading): the
@@ -24,7 +28,8 @@ to a customer would need a read per mail.
 
 Calls and quota: the only reads are `labels.list` (once a run, 1 unit) and `messages.list` by label id
 (`labelIds`, exact where `q=label:` folds spaces and slashes to hyphens) with `includeSpamTrash`, 500 ids a page
-(5 units). No message is ever fetched: list and label give the trigger, so no body or header is read. Deletion
+(5 units). No body is ever fetched: list and label give the trigger; only a mail found by address is read for
+its From, To and Cc headers (format metadata, 5 units). Deletion
 is `batchDelete` (50 units, 1000 ids, permanent; never `trash`). Absence is proven by listing each affected
 label again: a page of up to 500 ids costs 5 units where a `get` answering 404 costs 5 units per message, and
 batchDelete deletes by id whatever labels a mail carries, so a mail the relist does not return is gone (the one
@@ -50,6 +55,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from datetime import time as clock_time
+from email.utils import getaddresses
 from http.client import HTTPException
 from typing import Any, NamedTuple, Protocol, cast
 
@@ -175,19 +181,26 @@ class CrmRegister:
 
 @dataclass(frozen=True)
 class _Selection:
-    """What a rule lists: customer folders via the register (S2, C4) or one label (S8)."""
+    """What a rule lists: customer folders via the register (S2, C4), with or without the mail from and to the
+    customer's address that lacks the folder's label (`by_address: "true"`, S2), or one label (S8)."""
 
     label_prefix: str | None
     label: str | None
+    by_address: bool = False
 
     @classmethod
     def of(cls, selection: Mapping[str, str], trigger: str) -> _Selection:
-        unknown = set(selection) - {"label_prefix", "label"}
-        if unknown or len(selection) != 1:
+        chosen_keys = set(selection) - {"by_address"}
+        unknown = chosen_keys - {"label_prefix", "label"}
+        by_address = selection.get("by_address", "false")
+        if unknown or len(chosen_keys) != 1 or by_address not in ("true", "false"):
             raise ConnectorError(
-                f"gmail: selection {sorted(selection)}: give exactly one of label_prefix (customer folders) or label"
+                f"gmail: selection {sorted(selection)}: give exactly one of label_prefix (customer folders) or "
+                "label, and by_address only as true or false"
             )
-        chosen = cls(selection.get("label_prefix"), selection.get("label"))
+        if by_address == "true" and "label_prefix" not in selection:
+            raise ConnectorError("gmail: selection by_address finds a customer's mail, so it needs label_prefix")
+        chosen = cls(selection.get("label_prefix"), selection.get("label"), by_address == "true")
         expected = ENDED_TRIGGER if chosen.label_prefix is not None else LABELLED_TRIGGER
         if trigger != expected:
             raise ConnectorError(f"gmail: a selection by {next(iter(selection))} has trigger {expected}, not {trigger}")
@@ -262,7 +275,8 @@ class GmailConnector:
             # in quota units, not calls: Gmail meters units per user and minute
             rate_limit=RateLimit(units_per_minute, 60.0),
         )
-        self._label_of: dict[str, str] = {}
+        #: how each listed message can be listed again to prove its absence: by label id, or by search query
+        self._listing_of: dict[str, tuple[str, str]] = {}
 
     @classmethod
     def from_environment(
@@ -288,9 +302,15 @@ class GmailConnector:
             yield from self._marked(chosen.label, labels)
         else:
             assert chosen.label_prefix is not None
-            for label_id, ref, ended_at in self._ended_folders(chosen.label_prefix, labels):
-                for message_id in self._listed(label_id):
-                    yield Record(message_id, ref, ended_at)
+            folders = self._ended_folders(chosen.label_prefix, labels)
+            below = label_key(chosen.label_prefix)
+            foldered = frozenset(i for key, i in labels.items() if key.startswith(below))
+            for label_id, ref, ended_at in folders:
+                listed = list(self._listed(label_id))
+                yield from (Record(message_id, ref, ended_at) for message_id in listed)
+                if chosen.by_address and _is_address(ref):
+                    for message_id in self._unfoldered_mail_of(ref, foldered, set(listed)):
+                        yield Record(message_id, ref, ended_at)
 
     def delete(self, record_ids: Sequence[str]) -> list[Receipt]:
         """batchDelete in chunks of 1000: permanent, never Trash. Ids already gone are no error for Gmail."""
@@ -301,15 +321,15 @@ class GmailConnector:
 
     def verify_absent(self, record_ids: Sequence[str]) -> list[AbsenceProof]:
         """List each affected label again; a message it no longer returns has been deleted."""
-        by_label: dict[str, list[str]] = defaultdict(list)
+        by_listing: dict[tuple[str, str], list[str]] = defaultdict(list)
         for record_id in record_ids:
-            by_label[self._label_of.get(record_id, "")].append(record_id)
+            by_listing[self._listing_of.get(record_id, ("", ""))].append(record_id)
         proofs: dict[str, AbsenceProof] = {}
-        for label_id, ids in by_label.items():
-            if not label_id:
+        for (how, value), ids in by_listing.items():
+            if not value:
                 proofs |= {i: AbsenceProof(i, False, "not listed by this run, so no label to relist", "") for i in ids}
                 continue
-            present = set(self._listed(label_id, remember=False))
+            present = set(self._message_ids(**({"labelIds": [value]} if how == "labelIds" else {"q": value})))
             digest = response_digest("\n".join(sorted(present)))
             proofs |= {i: _absence(i, present, digest) for i in ids}
         return [proofs[record_id] for record_id in record_ids]
@@ -375,12 +395,35 @@ class GmailConnector:
                 kept.add(name)
         return kept
 
-    def _listed(self, label_id: str, *, remember: bool = True) -> Iterator[str]:
+    def _listed(self, label_id: str) -> Iterator[str]:
         """The ids under one label (`labelIds` is exact where `q=label:` folds names)."""
         for message_id in self._message_ids(labelIds=[label_id]):
-            if remember:
-                self._label_of[message_id] = label_id
+            self._listing_of[message_id] = ("labelIds", label_id)
             yield message_id
+
+    def _unfoldered_mail_of(self, address: str, foldered: frozenset[str], seen: set[str]) -> Iterator[str]:
+        """The customer's mail that lacks every customer label, wherever it sits (Inbox, Sent, archived, Trash).
+
+        Gmail's `from:`/`to:`/`cc:` match part of a header, so each hit is read once (format metadata: headers
+        From, To and Cc, and the labels) and kept only when the address stands exactly in one of them. Mail under
+        any customer folder is that folder's business: another customer's may still be running.
+        """
+        for header in ("from", "to", "cc"):
+            query = f"{header}:{address}"
+            for message_id in list(self._message_ids(q=query)):
+                if message_id in seen:
+                    continue
+                seen.add(message_id)
+                message = self._execute(
+                    self.service.users()
+                    .messages()
+                    .get(userId=self.user_id, id=message_id, format="metadata", metadataHeaders=["From", "To", "Cc"]),
+                    "messages.get",
+                )
+                if foldered & set(message.get("labelIds") or []) or address not in _addresses(message):
+                    continue
+                self._listing_of[message_id] = ("q", query)
+                yield message_id
 
     def _message_ids(self, **query: Any) -> Iterator[str]:
         """The ids a messages.list query returns, page by page, Trash and Spam included."""
@@ -454,7 +497,7 @@ class GmailConnector:
                     self.service.users().messages().get(userId=self.user_id, id=message_id, format="minimal"),
                     "messages.get",
                 )
-                self._label_of[message_id] = next(iter(message.get("labelIds") or []), "")
+                self._listing_of[message_id] = ("labelIds", next(iter(message.get("labelIds") or []), ""))
                 yield Record(message_id, wanted, _internal_date(message).astimezone(self.tz))
 
     def export(self, record_ids: Sequence[str]) -> Iterator[Mapping[str, object]]:
@@ -523,6 +566,19 @@ def _items(
         if not isinstance(item, dict) or not all(isinstance(item.get(f), str) and item[f] for f in fields):
             raise MalformedAnswer("gmail", method, f"{key} item {position} has no string {' or '.join(fields)}")
     return items
+
+
+def _is_address(ref: str) -> bool:
+    """Whether a register's ref is an email address to search by (a row without one names the customer only)."""
+    local, at, domain = ref.partition("@")
+    return bool(at and local and "." in domain and not any(c.isspace() for c in ref))
+
+
+def _addresses(message: Mapping[str, Any]) -> set[str]:
+    """The lower-cased addresses in a metadata answer's From, To and Cc headers."""
+    headers = (message.get("payload") or {}).get("headers") or []
+    values = [str(h.get("value") or "") for h in headers if isinstance(h, dict)]
+    return {address.strip().lower() for _, address in getaddresses(values) if address}
 
 
 def _internal_date(message: Mapping[str, Any]) -> datetime:

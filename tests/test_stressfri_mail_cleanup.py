@@ -3,8 +3,10 @@ emulator, the offers workbook as the customer register, and the evidence ledger.
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import datetime
+from email.message import EmailMessage
 from typing import Any
 
 import httpx
@@ -178,3 +180,29 @@ def test_s4_keeps_the_old_rows_the_customer_register_still_needs(mailbox: Seeded
     assert {planned[active.email.lower()].decision: planned[active.email.lower()].reason} == kept
     assert {planned[mailed.email.lower()].decision: planned[mailed.email.lower()].reason} == kept
     assert planned[emptied.email.lower()].decision in (Decision.DUE, Decision.OVERDUE)
+
+
+def insert(mailbox: SeededMailbox, sender: str, recipient: str, labels: list[str]) -> str:
+    """One mail written through the SDK, as a mail client files it."""
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = sender, recipient, "Kontrakt"
+    mail.set_content("Hei, her er kontrakten.")
+    body = {"raw": base64.urlsafe_b64encode(mail.as_bytes()).decode(), "labelIds": labels}
+    return str(mailbox.service().users().messages().insert(userId="me", body=body).execute()["id"])
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_s2_also_deletes_an_ended_customers_mail_that_lacks_the_label(mailbox: SeededMailbox) -> None:
+    """A reply in Sent and a mail in Trash without the customer's label go too, found by the address and matched
+    exactly; a mail from a longer address that contains it, and one under a running customer's folder, stay."""
+    ended = mailbox.ended[0]
+    running = next(c for c in mailbox.customers if c.ended_on is None)
+    owner, address = mailbox.manifest.owner, ended.email.lower()
+    unlabelled = {insert(mailbox, owner, ended.email, ["SENT"]), insert(mailbox, ended.email, owner, ["TRASH"])}
+    lookalike = insert(mailbox, f"x{address}", owner, ["INBOX"])
+    shared = insert(mailbox, ended.email, owner, ["INBOX", mailbox.manifest.customer_label_ids[running.ref]])
+    result = run("S2")
+    assert unlabelled.isdisjoint(mailbox.remaining())
+    assert {lookalike, shared} <= mailbox.remaining()
+    assert mailbox.remaining() == mailbox.all_ids() - mailbox.due() | {lookalike, shared}
+    assert result["deleted"] == len(mailbox.due()) + len(unlabelled) and result["still_present"] == 0
