@@ -18,6 +18,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from dateutil.relativedelta import relativedelta
+from hubspot.crm.contacts import SimplePublicObjectInput
 from rich.console import Console
 from rich.table import Table
 
@@ -33,7 +35,7 @@ from hygiene.settings import Settings
 from hygiene.windows import window_for
 from sandbox import credentials
 from sandbox.runner import RunningSandbox, running_sandbox
-from sandbox.seed import TENANTS, hubspot_client, mailchimp_client, seed_hubspot, seed_mailchimp
+from sandbox.seed import TENANTS, HubSpotManifest, hubspot_client, mailchimp_client, seed_hubspot, seed_mailchimp
 from sandbox.seed_files import (
     ExportFormat,
     OffersManifest,
@@ -42,7 +44,12 @@ from sandbox.seed_files import (
     webnode_submissions,
     write_webnode_export,
 )
-from sandbox.seed_gmail import CUSTOMER_LABEL_PREFIX, SeedCustomer, default_customers, seed_stressfri_mailbox
+from sandbox.seed_gmail import (
+    AGREEMENT_LABEL_PREFIX,
+    CUSTOMER_LABEL_PREFIX,
+    SeedCustomer,
+    seed_stressfri_mailbox,
+)
 
 #: the demo's own data; `.demo/prefect` (the UI's server home, `make ui`) is left alone
 WORKSPACE = Path(".demo/run")
@@ -105,7 +112,7 @@ def vendor_tenant(controller: str, now: datetime) -> Iterator[RunningSandbox]:
             rng_seed=2026,
             tenants=(tenant,),
         )
-        seed_hubspot(
+        crm = seed_hubspot(
             hubspot_client(sandbox.hubspot_host),
             sandbox.state.clock,
             n=30,
@@ -113,7 +120,7 @@ def vendor_tenant(controller: str, now: datetime) -> Iterator[RunningSandbox]:
             rng_seed=2026,
             tenants=(tenant,),
         )
-        seed_mailbox(sandbox, now, default_customers(8, now=now, rng_seed=2026))
+        seed_mailbox(sandbox, now, agreement_folders(sandbox, crm, now))
         os.environ |= {
             "HYGIENE_MAILCHIMP_API_KEY": credentials.MAILCHIMP_API_KEY,
             "HYGIENE_MAILCHIMP_HOST": sandbox.mailchimp_host,
@@ -122,6 +129,29 @@ def vendor_tenant(controller: str, now: datetime) -> Iterator[RunningSandbox]:
             f"HYGIENE_{controller.upper()}_MAILCHIMP_LIST_ID": mailchimp.audiences[tenant.name],
         }
         yield sandbox
+
+
+def agreement_folders(sandbox: RunningSandbox, crm: HubSpotManifest, now: datetime) -> list[SeedCustomer]:
+    """One agreement folder per CRM customer, named as Clienti's C4 reads it (`Aftaler/<email in HubSpot>`).
+
+    The two customers who ended longest ago are moved back six years, past C4's minimum: C3 erases their
+    contacts in the same demo, and C4 deletes their agreement mail from the end dates the ledger kept.
+    """
+    ended = sorted((c for c in crm.contacts if c.relationship_ended), key=lambda c: c.relationship_ended or now.date())
+    moved = {c.id: (now - relativedelta(years=6)).date() for c in ended[:2]}
+    client = hubspot_client(sandbox.hubspot_host)
+    for contact_id, ended_on in moved.items():
+        properties = {"customer_relationship_ended_at": ended_on.isoformat()}
+        client.crm.contacts.basic_api.update(contact_id, SimplePublicObjectInput(properties=properties))
+    return [
+        SeedCustomer(
+            ref=f"C-{number:04d}",
+            label_name=f"{AGREEMENT_LABEL_PREFIX}{contact.email}",
+            email=contact.email,
+            ended_on=moved.get(contact.id, contact.relationship_ended),
+        )
+        for number, contact in enumerate(crm.contacts, start=1)
+    ]
 
 
 def seed_mailbox(sandbox: RunningSandbox, now: datetime, customers: list[SeedCustomer]) -> None:
@@ -221,7 +251,7 @@ def run_controller(policy: Policy, now: datetime, tally: Tally) -> None:
             try:
                 results = run_rule(policy, ref, now, dry_run)
             except HygieneError as exc:
-                # a system the demo does not emulate (e.g. Clienti's own mailbox for C4): say so, go on
+                # a system the demo does not set up: say so, go on
                 console.print(f"[yellow]{policy.controller} {ref} not set up in the demo:[/yellow] {exc}", markup=True)
                 continue
             for result in results:
