@@ -48,6 +48,8 @@ matters because Gmail's page tokens are positions: deleting while paging would s
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import unicodedata
 from collections import defaultdict
@@ -55,6 +57,9 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from datetime import time as clock_time
+from email import policy as email_policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from email.utils import getaddresses
 from http.client import HTTPException
 from typing import Any, NamedTuple, Protocol, cast
@@ -99,6 +104,8 @@ _EXPORT_HEADERS = ("From", "To", "Cc", "Subject", "Date")
 ENDED_TRIGGER = "customer_relationship_ended_at"
 LABELLED_TRIGGER = "labelled_at"
 _DELETED = "batchDelete answered 204: deleted permanently, not moved to Trash"
+#: the message parts a detector may ask for
+_CONTENT_PARTS = ("subject", "body")
 _RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 #: a socket that failed or timed out (OSError), and an answer cut off mid-body (http.client's IncompleteRead)
 _CONNECTION_ERRORS = (OSError, HTTPException)
@@ -295,7 +302,11 @@ class GmailConnector:
         )
 
     def records(self, selection: Mapping[str, str], trigger: str) -> Iterator[Record]:
-        """Every message under the selected labels, Trash and Spam included, as ids only."""
+        """Every message under the selected labels, Trash and Spam included, as ids only; or, for a detector
+        (`content: subject,body`), every message with those parts."""
+        if "content" in selection:
+            yield from self._with_content(_names(selection["content"]))
+            return
         chosen = _Selection.of(selection, trigger)
         labels = self._label_ids()
         if chosen.label is not None:
@@ -441,6 +452,24 @@ class GmailConnector:
             if not token:
                 return
 
+    def _with_content(self, parts: Sequence[str]) -> Iterator[Record]:
+        """Each message, Trash and Spam included, read once (format raw) for its subject and text body (Clienti C7).
+
+        The parts live only in the record's attributes, in memory, for a detector to look at; the subject of the
+        record is the sender's address, the person who sent it.
+        """
+        unknown = set(parts) - set(_CONTENT_PARTS)
+        if not parts or unknown:
+            raise ConnectorError(f"gmail: content names the parts to read: {', '.join(_CONTENT_PARTS)}")
+        for message_id in list(self._message_ids()):
+            answer = self._execute(
+                self.service.users().messages().get(userId=self.user_id, id=message_id, format="raw"), "messages.get"
+            )
+            mail = _parsed(answer)
+            sender = next((a.lower() for _, a in getaddresses([str(mail.get("From") or "")]) if a), "")
+            content = {"subject": str(mail.get("Subject") or ""), "body": _text_of(mail)}
+            yield Record(message_id, sender or f"gmail-message:{message_id}", None, {p: content[p] for p in parts})
+
     # ---- deleting ----
 
     def _delete_chunk(self, ids: Sequence[str]) -> list[Receipt]:
@@ -566,6 +595,34 @@ def _items(
         if not isinstance(item, dict) or not all(isinstance(item.get(f), str) and item[f] for f in fields):
             raise MalformedAnswer("gmail", method, f"{key} item {position} has no string {' or '.join(fields)}")
     return items
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _parsed(answer: Mapping[str, Any]) -> EmailMessage:
+    """A `format=raw` answer as a parsed mail; a raw that is not base64url is a malformed answer."""
+    raw = answer.get("raw")
+    if not isinstance(raw, str):
+        raise MalformedAnswer("gmail", "messages.get", "raw is not a string")
+    try:
+        data = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+    except (ValueError, binascii.Error):
+        raise MalformedAnswer("gmail", "messages.get", "raw is not base64url") from None
+    return BytesParser(policy=email_policy.default).parsebytes(data)
+
+
+def _text_of(mail: EmailMessage) -> str:
+    """The mail's text: its plain body, or its HTML body as it stands (a number reads the same in markup)."""
+    body = mail.get_body(preferencelist=("plain", "html"))
+    if body is None:
+        return ""
+    try:
+        return str(body.get_content())
+    except (LookupError, ValueError):  # an unknown charset or a broken transfer encoding: read what is there
+        payload = body.get_payload(decode=True)
+        return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
 
 
 def _is_address(ref: str) -> bool:

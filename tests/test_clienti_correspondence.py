@@ -3,9 +3,12 @@ end dates from HubSpot, remembered in the ledger after C3 has erased the contact
 
 from __future__ import annotations
 
+import base64
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from email.message import EmailMessage
 
 import pytest
 from hubspot.crm.contacts import SimplePublicObjectInput
@@ -14,10 +17,11 @@ from pydantic import SecretStr
 from hygiene.ledger import EntryKind, Ledger
 from hygiene.locations import policies_dir
 from hygiene.policies import load_policy
-from hygiene.pseudonym import is_pseudonym
+from hygiene.pseudonym import RECORD, SUBJECT, is_pseudonym, pseudonym
+from hygiene.settings import Settings
 from integrations.gmail import gmail_service
 from sandbox import credentials
-from sandbox.seed import SeededContact, hubspot_client
+from sandbox.seed import SeededContact, cpr_number, hubspot_client
 from sandbox.seed_gmail import MailboxManifest, SeedCustomer, seed_stressfri_mailbox
 from tests.privacy import database_rows, hits
 from tests.vendor_fixtures import AS_OF, CLIENTI, Seeded, aim_at, seeded_sandbox
@@ -52,8 +56,6 @@ class World:
 def world(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[World]:
     with seeded_sandbox(CLIENTI, n=10) as seeded:
         aim_at(monkeypatch, seeded, "clienti")
-        monkeypatch.setenv("HYGIENE_GMAIL_API_ENDPOINT", seeded.sandbox.gmail_endpoint)
-        monkeypatch.setenv("HYGIENE_GMAIL_TOKEN", credentials.GMAIL_ACCESS_TOKEN)
         customers = [c for c in seeded.hubspot.contacts if c.id not in seeded.newsletter_only]
         ended = [c for c in customers if c.relationship_ended is not None]
         people = {
@@ -123,3 +125,32 @@ def test_a_customer_the_crm_shows_active_again_keeps_their_mail(world: World, da
     crm.crm.contacts.basic_api.update(world.people["due"].id, back)
     again = {r.subject for r in connector_for(POLICY, "gmail").records(c4.covers.selection, c4.trigger.event)}
     assert again == first - {world.people["due"].email}
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_c7_flags_a_cpr_number_in_a_mail_and_deletes_nothing(world: World, database_url: str) -> None:
+    """C7 reads the mailbox too: a mail whose text holds a valid CPR number is flagged by its part, for review;
+    a ten-digit number that is no CPR number is not; no mail is deleted and the number reaches no evidence."""
+    from flows.detect import detect_rule
+
+    cpr = cpr_number(date(1984, 2, 29), random.Random(3))
+    sender = world.people["active"].email
+    flagged = insert(world, sender, f"Hej, mit cpr. nr. er {cpr}, kan I rette det?")
+    insert(world, sender, "Ordrenummer 3213991234 er betalt.")  # 32 December: no date, no CPR number
+    before = world.remaining()
+    _crm, mailbox = detect_rule("clienti", "C7")
+    assert mailbox["system"] == "gmail" and mailbox["findings"] == 1 and world.remaining() == before
+    findings = list(Ledger(database_url).entries(run_id=mailbox["run_id"], kinds={EntryKind.FINDING}))
+    assert [(e.payload["field"], e.subject) for e in findings] == [
+        ("body", pseudonym(Settings().key_for("clienti"), SUBJECT, sender))
+    ]
+    assert findings[0].record == pseudonym(Settings().key_for("clienti"), RECORD, f"gmail:{flagged}")
+    assert hits(database_rows(database_url), {cpr, cpr.replace("-", ""), sender}) == []
+
+
+def insert(world: World, sender: str, text: str) -> str:
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = sender, "kontakt@clienti.example", "Rettelse"
+    mail.set_content(text)
+    body = {"raw": base64.urlsafe_b64encode(mail.as_bytes()).decode(), "labelIds": ["INBOX"]}
+    return str(world.service().users().messages().insert(userId="me", body=body).execute()["id"])  # type: ignore[attr-defined]
