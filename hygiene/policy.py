@@ -144,6 +144,8 @@ class Rule(_Strict):
     trigger: Trigger | None = None
     window: Window = Field(default_factory=Window)
     cadence: CronCadence | RRuleCadence | LatestOfCadence | None = None
+    #: a label rule's own small scan (ids only) that dates when mail first carries the label (Stressfri S8)
+    label_scan: CronCadence | None = None
     action: Action
     exemptions: tuple[Exemption, ...] = ()
     reading: str | None = None
@@ -157,6 +159,8 @@ class Rule(_Strict):
         has_window = self.window.not_before is not None or self.window.deadline is not None
         if has_window and self.trigger is None:
             raise ValueError("a window needs a trigger: which date starts the clock")
+        if self.label_scan is not None and "label" not in self.covers.selection:
+            raise ValueError("label_scan dates a label's mail, so the selection must name a label")
         return self
 
     @property

@@ -22,9 +22,10 @@ stands exactly in From, To or Cc (Gmail's search matches part of a header). Mail
 folder is never taken this way. Clienti's C4 does not search by address: only its agreement folders are C4's.
 
 S8 (`label: ...`): a mail the controller marked no longer relevant. Gmail keeps no date for a label change, so
-`labelled_at` is the start of the local day on which a run first lists the mail (the policy's reading): the
-quarterly run that sees the label finds the mail due and deletes it. Its subject is the mail itself; tying it
-to a customer would need a read per mail.
+`labelled_at` is the start of the local day on which a scan first listed the mail under the label, kept in the
+ledger by the message's record pseudonym (hygiene.register): the daily label scan (`stamp_label`, ids only)
+makes it exact to within a day, and a quarterly run that comes late sees the mail overdue. Its subject is the
+mail itself; tying it to a customer would need a read per mail.
 
 Calls and quota: the only reads are `labels.list` (once a run, 1 unit) and `messages.list` by label id
 (`labelIds`, exact where `q=label:` folds spaces and slashes to hyphens) with `includeSpamTrash`, 500 ids a page
@@ -261,6 +262,7 @@ class GmailConnector:
         *,
         user_id: str = "me",
         register: CustomerRegister | None = None,
+        stamps: RegisterMemory | None = None,
         tz: tzinfo = UTC,
         units_per_minute: int = QUOTA_UNITS_PER_MINUTE,
         backoff: Backoff | None = None,
@@ -269,6 +271,8 @@ class GmailConnector:
         self.service = service
         self.user_id = user_id
         self.register = register
+        #: the first day each mail was seen under a rule's label (S8), kept in the ledger by record pseudonym
+        self.stamps = stamps
         self.tz = tz
         # one throttle slot per quota unit; the half second covers latency between our clock and Gmail's
         self.quota = Throttle(units_per_minute, 60.5)
@@ -287,7 +291,13 @@ class GmailConnector:
 
     @classmethod
     def from_environment(
-        cls, *, user_id: str, register: CustomerRegister | None, tz: tzinfo, units_per_minute: int | None = None
+        cls,
+        *,
+        user_id: str,
+        register: CustomerRegister | None,
+        tz: tzinfo,
+        units_per_minute: int | None = None,
+        stamps: RegisterMemory | None = None,
     ) -> GmailConnector:
         settings = GmailSettings()
         if settings.token is None:
@@ -296,6 +306,7 @@ class GmailConnector:
             gmail_service(settings.api_endpoint, settings.token, settings.timeout),
             user_id=user_id,
             register=register,
+            stamps=stamps,
             tz=tz,
             units_per_minute=units_per_minute or QUOTA_UNITS_PER_MINUTE,
             backoff=settings.backoff(),
@@ -353,13 +364,40 @@ class GmailConnector:
         return {label_key(label["name"]): label["id"] for label in labels}
 
     def _marked(self, label: str, labels: Mapping[str, str]) -> Iterator[Record]:
+        """The mail under the label, each dated by the day a scan first listed it there (S8's `labelled_at`)."""
+        ids, first_seen = self._first_seen(label, labels)
+        for message_id in ids:
+            yield Record(message_id, message_id, first_seen[message_id])
+
+    def stamp_label(self, label: str) -> tuple[int, int]:
+        """The daily scan (S8): list the mail under the label and record the day each id is first seen there.
+
+        Ids only: one labels.list and the label's messages.list pages, no message is read. (How many listed,
+        how many seen for the first time.)
+        """
+        before = len(self.stamps.recall()) if self.stamps is not None else 0
+        ids, _ = self._first_seen(label, self._label_ids())
+        after = len(self.stamps.recall()) if self.stamps is not None else 0
+        return len(ids), after - before
+
+    def _first_seen(self, label: str, labels: Mapping[str, str]) -> tuple[list[str], dict[str, datetime]]:
+        """The ids under the label, and the start of the local day each was first listed (today, if never).
+
+        Gmail keeps no date for a label change, so the ledger keeps the first day a scan listed each id
+        (`stamps`); without it every run would see the label for the first time and no deadline could ever
+        be missed in the evidence.
+        """
         label_id = labels.get(label_key(label))
         if label_id is None:
             raise ConnectorError("gmail: the label the rule's selection names (label) does not exist in the mailbox")
         local = self.clock().astimezone(self.tz)
-        first_seen = datetime.combine(local.date(), clock_time(), local.tzinfo)
-        for message_id in self._listed(label_id):
-            yield Record(message_id, message_id, first_seen)
+        today = datetime.combine(local.date(), clock_time(), local.tzinfo)
+        ids = list(self._listed(label_id))
+        if self.stamps is None:
+            return ids, dict.fromkeys(ids, today)
+        known = self.stamps.recall()
+        self.stamps.remember(dict.fromkeys(ids, today), known=known)
+        return ids, {i: known.get(self.stamps.pseudonym(i), today) for i in ids}
 
     def _ended_folders(self, prefix: str, labels: Mapping[str, str]) -> list[tuple[str, str, datetime]]:
         """(label id, ref, ended_at) per ended customer's folder, all checked before any mail is listed."""

@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from hygiene.connector import Connector, ConnectorError
 from hygiene.ledger import Ledger
 from hygiene.policy import Policy, SystemKind
+from hygiene.pseudonym import RECORD
 from hygiene.register import RegisterMemory
 from hygiene.settings import Settings
 from integrations.folder import DateSource, FolderConnector
@@ -25,6 +26,9 @@ from integrations.manual import RegisterConnector
 from integrations.pacing import parse_rate
 from integrations.spreadsheet import MailKept, OfferSheet, SpreadsheetConnector
 from integrations.webnode import WebnodeConnector
+
+#: the source of the first day a mail was seen under a rule's label (S8)
+LABEL_FIRST_SEEN = "label first seen"
 
 
 def option(policy: Policy, system: str, name: str, default: str | None = None) -> str | None:
@@ -54,11 +58,21 @@ def connector_for(policy: Policy, system: str) -> Connector:
         )
     if spec.kind is SystemKind.GMAIL:
         units = option(policy, system, "units_per_minute")
+        settings = Settings()
         return GmailConnector.from_environment(
             user_id=option(policy, system, "user_id", "me") or "me",
             register=customer_register(policy, system),
             tz=policy.zone,
             units_per_minute=int(units) if units else None,
+            stamps=RegisterMemory(
+                Ledger.from_settings(settings),
+                policy.controller,
+                settings.key_for(policy.controller),
+                LABEL_FIRST_SEEN,
+                kind=RECORD,
+                system=system,
+                first_only=True,
+            ),
         )
     if spec.kind is SystemKind.MAILCHIMP:
         return mailchimp_connector(policy, system)

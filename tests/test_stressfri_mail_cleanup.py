@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -18,8 +18,9 @@ from hygiene.ledger import EntryKind, Ledger
 from hygiene.locations import policies_dir
 from hygiene.planner import Decision, plan
 from hygiene.policies import load_policy
+from hygiene.pseudonym import is_pseudonym
 from hygiene.windows import window_for
-from integrations.gmail import FULL_SCOPE
+from integrations.gmail import FULL_SCOPE, GmailConnector
 from integrations.registry import connector_for
 from sandbox import credentials
 from tests.gmail_fixtures import AS_OF, SeededMailbox, write_offers_workbook
@@ -206,3 +207,37 @@ def test_s2_also_deletes_an_ended_customers_mail_that_lacks_the_label(mailbox: S
     assert {lookalike, shared} <= mailbox.remaining()
     assert mailbox.remaining() == mailbox.all_ids() - mailbox.due() | {lookalike, shared}
     assert result["deleted"] == len(mailbox.due()) + len(unlabelled) and result["still_present"] == 0
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_the_daily_label_scan_dates_each_mail_once_and_reads_no_message(
+    mailbox: SeededMailbox, database_url: str
+) -> None:
+    from flows.stamp import scan_labels
+
+    marked = set(mailbox.manifest.not_relevant)
+    [first] = scan_labels("stressfri", "S8")
+    [again] = scan_labels("stressfri", "S8")
+    assert (first["listed"], first["new"], again["listed"], again["new"]) == (len(marked), len(marked), len(marked), 0)
+    stamps = list(Ledger(database_url).entries(kinds={EntryKind.REGISTER}))
+    assert len(stamps) == len(marked) and all(e.subject is None and is_pseudonym(e.record or "") for e in stamps)
+    endpoints = set(mailbox.stats()) - {"quota_units"}
+    assert endpoints == {"GET /gmail/v1/users/{userId}/labels", "GET /gmail/v1/users/{userId}/messages"}
+    assert mailbox.remaining() == mailbox.all_ids()
+
+
+def test_s8_counts_from_the_day_the_scan_first_saw_the_label(mailbox: SeededMailbox, database_url: str) -> None:
+    """A mail first seen under the label 100 days before a quarterly run that came late is overdue there: the
+    evidence shows the broken deadline instead of a clock that starts on the day of deletion."""
+    s8 = STRESSFRI.rule("S8")
+    assert s8 is not None and s8.trigger is not None
+    seen_on = AS_OF - timedelta(days=100)
+    scan = connector_for(STRESSFRI, "gmail")
+    assert isinstance(scan, GmailConnector)
+    scan.clock = lambda: seen_on
+    scan.stamp_label(s8.covers.selection["label"])
+    late = connector_for(STRESSFRI, "gmail")
+    planned = list(plan(late.records(s8.covers.selection, s8.trigger.event), STRESSFRI, s8, AS_OF))
+    assert {p.record.record_id for p in planned} == set(mailbox.manifest.not_relevant)
+    assert {p.decision for p in planned} == {Decision.OVERDUE}
+    assert {p.record.trigger for p in planned} == {datetime.combine(seen_on.date(), time(), STRESSFRI.zone)}
