@@ -152,8 +152,12 @@ class OffersRegister:
     workbook: SpreadsheetConnector
 
     def ended_customers(self, folders: Collection[str]) -> Iterator[EndedCustomer]:
+        """Each ended customer, except one whose folder an active row also names (a namesake, or the same
+        customer under another address, still running): that folder is a running customer's."""
+        running = {label_key(name) for name in self.workbook.running_customers()}
         for entry in self.workbook.customer_register():
-            yield EndedCustomer(entry.customer_ref, entry.email_subject, entry.ended_at)
+            if label_key(entry.customer_ref) not in running:
+                yield EndedCustomer(entry.customer_ref, entry.email_subject, entry.ended_at)
 
 
 @dataclass(frozen=True)

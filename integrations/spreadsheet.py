@@ -501,6 +501,14 @@ class SpreadsheetConnector:
         """Ended customers and prospects no longer potential, one entry per subject (S2's trigger)."""
         return iter(self._ended(self._rows(self._read().plain)).values())
 
+    def running_customers(self) -> set[str]:
+        """The "Kunde" cells of the active rows, as written: a folder one of them names is a running customer's."""
+        return {
+            row.text("customer")
+            for row in self._rows(self._read().plain)
+            if self._status(row) in self.sheet.active_statuses
+        }
+
     def _ended(self, rows: Iterable[_OfferRow]) -> dict[str, RegisterEntry]:
         """By subject: a subject with any active row is still a customer, whatever its older rows say; otherwise
         it ended at the latest end date among its rows."""

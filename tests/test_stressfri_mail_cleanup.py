@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -241,3 +242,17 @@ def test_s8_counts_from_the_day_the_scan_first_saw_the_label(mailbox: SeededMail
     assert {p.record.record_id for p in planned} == set(mailbox.manifest.not_relevant)
     assert {p.decision for p in planned} == {Decision.OVERDUE}
     assert {p.record.trigger for p in planned} == {datetime.combine(seen_on.date(), time(), STRESSFRI.zone)}
+
+
+def test_a_folder_an_active_row_also_names_is_kept(mailbox: SeededMailbox) -> None:
+    """An ended customer whose "Kunde" cell is also written on a running customer's row (a namesake, or the same
+    customer under another address): the folder is a running customer's, and S2 lists none of its mail."""
+    s2 = STRESSFRI.rule("S2")
+    assert s2 is not None and s2.trigger is not None
+    ended = mailbox.ended[0]
+    running = next(c for c in mailbox.customers if c.ended_on is None)
+    namesake = replace(running, label_name=ended.label_name)
+    write_offers_workbook(mailbox.workbook, [*mailbox.customers, namesake])
+    listed = {r.record_id for r in connector_for(STRESSFRI, "gmail").records(s2.covers.selection, s2.trigger.event)}
+    assert listed.isdisjoint(mailbox.manifest.of_customer(ended.ref))
+    assert listed == mailbox.due() - set(mailbox.manifest.of_customer(ended.ref))
