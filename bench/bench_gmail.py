@@ -26,7 +26,7 @@ import math
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -85,7 +85,7 @@ class Register:
     def __init__(self, entries: list[EndedCustomer]) -> None:
         self.entries = entries
 
-    def ended_customers(self) -> list[EndedCustomer]:
+    def ended_customers(self, folders: Collection[str]) -> list[EndedCustomer]:
         return self.entries
 
 

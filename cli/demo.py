@@ -18,12 +18,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from dateutil.relativedelta import relativedelta
+from hubspot.crm.contacts import SimplePublicObjectInput
 from rich.console import Console
 from rich.table import Table
 
 from cli.output import console, user_errors
 from cli.world import (
-    SEED,
     demo_key_variables,
     register_customers,
     seed_balance_register,
@@ -43,7 +44,8 @@ from hygiene.requests import RequestKind, RequestStore
 from hygiene.settings import Settings
 from hygiene.windows import window_for
 from sandbox.runner import RunningSandbox, running_sandbox
-from sandbox.seed_gmail import default_customers
+from sandbox.seed import HubSpotManifest, hubspot_client
+from sandbox.seed_gmail import AGREEMENT_LABEL_PREFIX, SeedCustomer
 
 #: the demo's own data; `.demo/prefect` (the UI's server home, `make ui`) is left alone
 WORKSPACE = Path(".demo/run")
@@ -100,9 +102,32 @@ def prepare_workspace(workspace: Path = WORKSPACE) -> Path:
 def vendor_tenant(controller: str, now: datetime) -> Iterator[RunningSandbox]:
     """A sandbox holding one controller's Mailchimp audience, HubSpot portal and a mailbox."""
     with running_sandbox() as sandbox:
-        *_, env = seed_vendor_tenant(sandbox, controller, now)
-        os.environ |= env | seed_mailbox(sandbox, now, default_customers(8, now=now, rng_seed=SEED))
+        _, crm, env = seed_vendor_tenant(sandbox, controller, now)
+        os.environ |= env | seed_mailbox(sandbox, now, agreement_folders(sandbox, crm, now))
         yield sandbox
+
+
+def agreement_folders(sandbox: RunningSandbox, crm: HubSpotManifest, now: datetime) -> list[SeedCustomer]:
+    """One agreement folder per CRM customer, named as Clienti's C4 reads it (`Aftaler/<email in HubSpot>`).
+
+    The two customers who ended longest ago are moved back six years, past C4's minimum: C3 erases their
+    contacts in the same demo, and C4 deletes their agreement mail from the end dates the ledger kept.
+    """
+    ended = sorted((c for c in crm.contacts if c.relationship_ended), key=lambda c: c.relationship_ended or now.date())
+    moved = {c.id: (now - relativedelta(years=6)).date() for c in ended[:2]}
+    client = hubspot_client(sandbox.hubspot_host)
+    for contact_id, ended_on in moved.items():
+        properties = {"customer_relationship_ended_at": ended_on.isoformat()}
+        client.crm.contacts.basic_api.update(contact_id, SimplePublicObjectInput(properties=properties))
+    return [
+        SeedCustomer(
+            ref=f"C-{number:04d}",
+            label_name=f"{AGREEMENT_LABEL_PREFIX}{contact.email}",
+            email=contact.email,
+            ended_on=moved.get(contact.id, contact.relationship_ended),
+        )
+        for number, contact in enumerate(crm.contacts, start=1)
+    ]
 
 
 @contextmanager
@@ -167,7 +192,7 @@ def run_controller(policy: Policy, now: datetime, tally: Tally) -> None:
             try:
                 results = run_rule(policy, ref, now, dry_run)
             except HygieneError as exc:
-                # a system the demo does not emulate (e.g. Clienti's own mailbox for C4): say so, go on
+                # a system the demo does not set up: say so, go on
                 console.print(f"[yellow]{policy.controller} {ref} not set up in the demo:[/yellow] {exc}", markup=True)
                 continue
             for result in results:

@@ -62,9 +62,37 @@ class DeploymentSpec:
         return {"controller": self.controller, "rule_ref": self.rule_ref}
 
 
+#: the flow of a rule's daily label scan (`label_scan`, Stressfri S8)
+LABEL_SCAN_FLOW = "flows/stamp.py:scan_labels"
+
+
 def deployment_specs(policies: list[Policy]) -> list[DeploymentSpec]:
-    """Every scheduled rule whose action a flow keeps, in policy file and rule order."""
-    return [spec_for(policy, rule) for policy in policies for rule in policy.rules if deployable(rule)]
+    """Every scheduled rule whose action a flow keeps, then its label scan if it has one, in file and rule order."""
+    return [
+        spec
+        for policy in policies
+        for rule in policy.rules
+        if deployable(rule)
+        for spec in (spec_for(policy, rule), *label_scan_specs(policy, rule))
+    ]
+
+
+def label_scan_specs(policy: Policy, rule: Rule) -> list[DeploymentSpec]:
+    """A label rule's daily scan that dates when mail first carries the label (flows/stamp.py)."""
+    if rule.label_scan is None:
+        return []
+    return [
+        DeploymentSpec(
+            name=f"{policy.controller}-{rule.ref.lower()}-label-scan",
+            entrypoint=LABEL_SCAN_FLOW,
+            controller=policy.controller,
+            rule_ref=rule.ref,
+            schedule=schedule_for(rule.label_scan, policy.timezone),
+            description=f"{policy.name} {rule.ref}: date when mail is first labelled ({rule.label_scan.describe()}, "
+            f"{policy.timezone})",
+            tags=(policy.controller, "label_scan"),
+        )
+    ]
 
 
 def deployable(rule: Rule) -> bool:

@@ -81,10 +81,13 @@ def link_evidence_report(policy: Policy, settings: Settings, ledger: Ledger) -> 
     return page
 
 
-def started_by_schedule() -> bool:
-    """True when a deployment's schedule created this run, not a person or a script."""
+def scheduled_for() -> datetime | None:
+    """When a deployment's schedule meant this run to start, or None when a person or a script started it."""
     context = FlowRunContext.get()
-    return context is not None and context.flow_run is not None and context.flow_run.auto_scheduled
+    run = None if context is None else context.flow_run
+    if run is None or not run.auto_scheduled or run.expected_start_time is None:
+        return None
+    return run.expected_start_time
 
 
 def created_through_api() -> bool:

@@ -1,9 +1,9 @@
 """The flow of a detect-and-flag rule: find what a promise says is not kept, flag it, show no value.
 
-Balance B1 (nothing but names and email in the newsletter list), Clienti C7 (CPR numbers) and Balansekonomi E3
-(personnummer) in CRM notes. Each finding is a FINDING ledger entry naming the record by pseudonym and the
-field by name, and a row of a Prefect table artifact by masked pseudonym; the value found never leaves the
-process, not even into the log.
+Balance B1 (nothing but names and email in the newsletter list), Clienti C7 (CPR numbers in CRM notes and in
+mail) and Balansekonomi E3 (personnummer in CRM notes). Each finding is a FINDING ledger entry naming the
+record by pseudonym and the field by name, and a row of a Prefect table artifact by masked pseudonym; the value
+found never leaves the process, not even into the log.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def detect_on_system(
     ctx: RunContext, connector: Connector, detector: Detector, ledger: Ledger
 ) -> tuple[int, list[dict[str, str]]]:
     """Stream the system once through the detector; also flag list-level fields where the system has them."""
-    counter = _Counting(connector.records(detector.selection, ""))
+    counter = _Counting(connector.records(detector.selection_for(ctx.policy.systems[ctx.system].kind.value), ""))
     findings = list(scan(iter(counter), detector))
     record_findings(ctx, ledger, findings)
     rows = [

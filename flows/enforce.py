@@ -14,7 +14,7 @@ from flows.artifacts import (
     created_through_api,
     link_evidence_report,
     publish_ledger_head,
-    started_by_schedule,
+    scheduled_for,
 )
 from hygiene.connector import ConnectorError, ReportsFindings
 from hygiene.enforcement import (
@@ -66,12 +66,13 @@ def enforce_rule(
     settings = Settings()
     ledger = Ledger.from_settings(settings)
     moment = as_of or datetime.now().astimezone(policy.zone)
-    too_early = interval_not_reached(policy, rule, ledger, moment) if started_by_schedule() else None
+    due = scheduled_for()
+    too_early = interval_not_reached(policy, rule, ledger, due) if due is not None else None
     if too_early:
         get_run_logger().info(too_early)
         return []
     reports = [
-        enforce_on_system(policy, rule, system, settings, ledger, moment, dry_run, approved, pause_for_approval)
+        enforce_on_system(policy, rule, system, settings, ledger, moment, dry_run, approved, pause_for_approval, due)
         for system in enforcement_order(policy, rule)
     ]
     publish_ledger_head(ledger)
@@ -89,10 +90,17 @@ def enforce_on_system(
     dry_run: bool,
     approved: bool,
     pause_for_approval: bool,
+    due: datetime | None = None,
 ) -> RunReport:
     logger = get_run_logger()
     ctx = RunContext(
-        policy=policy, rule=rule, system=system, as_of=as_of, dry_run=dry_run, key=settings.key_for(policy.controller)
+        policy=policy,
+        rule=rule,
+        system=system,
+        as_of=as_of,
+        dry_run=dry_run,
+        key=settings.key_for(policy.controller),
+        scheduled_for=due,
     )
     suppression = SuppressionList(settings.database_url)
     watch = ReappearanceWatch(suppression.subjects(policy.controller, system), ctx.subject_pseudonym)

@@ -7,7 +7,9 @@ A rule's `covers.selection` says which detector it runs (the keys are the detect
 - `detect: cpr`, `detect: personnummer` or `detect: payment`, or several joined by commas, with
   `properties: notes,...` (Clienti C7, Balansekonomi E3): a property holding a Danish CPR number, a Swedish
   personnummer or payment details (card number, IBAN, bankgiro, plusgiro) is flagged by the property's name,
-  once per kind found.
+  once per kind found. With `mail: subject,body` the rule's mailbox is searched too: each message's subject and
+  text body, read through the mailbox's connector, flagged by the part's name (Clienti C7: "send os ikke ...
+  cpr. nr. ... via e-mail").
 
 A finding names the record (by pseudonym, in the ledger) and the field; never the value, which is what the
 rule wants gone.
@@ -53,6 +55,16 @@ class Detector:
     findings: Callable[[Record], list[Finding]]
     #: for list-level checks: the fields a system defines that the rule does not allow
     disallowed: Callable[[list[str]], list[str]]
+    #: what a mailbox is asked for instead (`content`: the message parts to read), when the rule reads mail
+    mail_selection: dict[str, str] | None = None
+
+    def selection_for(self, kind: str) -> dict[str, str]:
+        """A mailbox is asked for message content; every other system for the rule's own selection."""
+        if kind == "gmail":
+            if self.mail_selection is None:
+                raise DetectorError("the rule covers a mailbox but names no message parts to read (mail: subject,body)")
+            return self.mail_selection
+        return self.selection
 
 
 def detector_for(rule_ref: str, selection: Mapping[str, str]) -> Detector:
@@ -67,13 +79,16 @@ def detector_for(rule_ref: str, selection: Mapping[str, str]) -> Detector:
     kinds = _names(selection.get("detect", ""))
     if kinds and all(kind in IDENTIFIERS for kind in kinds):
         properties = _names(selection.get("properties", ""))
+        parts = _names(selection.get("mail", ""))
         if not properties:
             raise DetectorError(f"rule {rule_ref}: detect {', '.join(kinds)} needs `properties` to look in")
-        rest = {k: v for k, v in selection.items() if k != "detect"}
+        rest = {k: v for k, v in selection.items() if k not in ("detect", "mail")}
+        fields = [*properties, *parts]
         return Detector(
             rest,
-            lambda record: [finding for kind in kinds for finding in identifier_findings(record, properties, kind)],
+            lambda record: [finding for kind in kinds for finding in identifier_findings(record, fields, kind)],
             lambda _tags: [],
+            {"content": ",".join(parts)} if parts else None,
         )
     raise DetectorError(
         f"rule {rule_ref}: the selection names no detector; use allowed_merge_fields, "

@@ -22,7 +22,7 @@ from hygiene.connector import AbsenceProof, Connector, CountsUndated, Receipt, R
 from hygiene.holds import HoldIndex
 from hygiene.ledger import Entry, EntryDraft, EntryKind, Ledger
 from hygiene.planner import Decision, Planned, PlanSummary, plan
-from hygiene.policy import Policy, Rule
+from hygiene.policy import Exemption, Policy, Rule
 from hygiene.pseudonym import RECORD, SUBJECT, mask, pseudonym
 from hygiene.windows import window_for
 
@@ -42,6 +42,8 @@ class RunContext:
     #: the Prefect flow run carrying this run, when there is one: the evidence names it so that an answer left
     #: in that run's input can be found again after a crash
     flow_run: str | None = None
+    #: when the deployment's schedule meant this run to start; None for a run started by hand or a script
+    scheduled_for: datetime | None = None
 
     @property
     def controller(self) -> str:
@@ -152,6 +154,7 @@ def start_run(ctx: RunContext, ledger: Ledger) -> None:
                     "dry_run": ctx.dry_run,
                     "action": ctx.rule.action.value,
                     **({} if ctx.flow_run is None else {"flow_run": ctx.flow_run}),
+                    **({} if ctx.scheduled_for is None else {"scheduled_for": ctx.scheduled_for.isoformat()}),
                     **({} if ctx.holds_apply else {"holds": "ignored on this system (system option holds: ignore)"}),
                 },
             )
@@ -262,7 +265,7 @@ def undated_finding(ctx: RunContext, connector: Connector) -> EntryDraft | None:
 
 def reason_kind(planned: Planned) -> str:
     """Holds carry free text a person wrote; evidence keeps only which kind of exemption applied."""
-    return planned.reason if planned.reason in {"bookkeeping_duty", "newsletter_recipient"} else "legal_hold"
+    return planned.reason if planned.reason in set(Exemption) - {Exemption.LEGAL_HOLD} else Exemption.LEGAL_HOLD.value
 
 
 def safety_verdict(rule: Rule, found: RunPlan) -> SafetyVerdict:

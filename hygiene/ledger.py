@@ -120,6 +120,8 @@ class EntryKind(StrEnum):
     HOLD = "hold"
     REQUEST = "request"
     DELIVERY = "delivery"
+    #: a customer register's end date, by subject pseudonym, kept after the register forgets it (hygiene.register)
+    REGISTER = "register"
     RUN_FINISHED = "run_finished"
 
 

@@ -18,6 +18,20 @@ from hygiene.periods import Period, PeriodError
 
 #: a window bound that is not a fixed period but the bookkeeping law of the controller's country
 BOOKKEEPING = "bookkeeping"
+#: how a bound that is the later of several is written: "5 years or bookkeeping, whichever is later"
+WHICHEVER_IS_LATER = ", whichever is later"
+
+
+def bound_parts(text: str) -> list[str]:
+    """The bounds a window bound is the later of; a plain bound is the later of itself alone."""
+    if not text.endswith(WHICHEVER_IS_LATER):
+        return [text]
+    return [part.strip() for part in text.removesuffix(WHICHEVER_IS_LATER).split(" or ")]
+
+
+def is_bookkeeping(part: str) -> bool:
+    """Whether one bound is the country's bookkeeping law (plain or with a margin), counted from a year's end."""
+    return part == BOOKKEEPING or part.startswith(f"{BOOKKEEPING} + ")
 
 
 class Action(StrEnum):
@@ -37,6 +51,8 @@ class Exemption(StrEnum):
     LEGAL_HOLD = "legal_hold"
     BOOKKEEPING_DUTY = "bookkeeping_duty"
     NEWSLETTER_RECIPIENT = "newsletter_recipient"
+    #: a row of a register another rule still reads (Stressfri's offers sheet lists S2's ended customers)
+    CUSTOMER_REGISTER = "customer_register"
 
 
 class Finding(StrEnum):
@@ -111,12 +127,15 @@ class Window(_Strict):
     @field_validator("not_before", "deadline")
     @classmethod
     def _valid_bound(cls, value: str | None) -> str | None:
-        if value is None or value == BOOKKEEPING or value.startswith(f"{BOOKKEEPING} + "):
+        if value is None:
             return value
-        try:
-            Period.parse(value)
-        except PeriodError as exc:
-            raise ValueError(str(exc)) from exc
+        for part in bound_parts(value):
+            if is_bookkeeping(part):
+                continue
+            try:
+                Period.parse(part)
+            except PeriodError as exc:
+                raise ValueError(str(exc)) from exc
         return value
 
 
@@ -136,6 +155,8 @@ class Rule(_Strict):
     trigger: Trigger | None = None
     window: Window = Field(default_factory=Window)
     cadence: CronCadence | RRuleCadence | LatestOfCadence | None = None
+    #: a label rule's own small scan (ids only) that dates when mail first carries the label (Stressfri S8)
+    label_scan: CronCadence | None = None
     action: Action
     exemptions: tuple[Exemption, ...] = ()
     reading: str | None = None
@@ -152,6 +173,8 @@ class Rule(_Strict):
         has_window = self.window.not_before is not None or self.window.deadline is not None
         if has_window and self.trigger is None:
             raise ValueError("a window needs a trigger: which date starts the clock")
+        if self.label_scan is not None and "label" not in self.covers.selection:
+            raise ValueError("label_scan dates a label's mail, so the selection must name a label")
         return self
 
     @property
@@ -217,6 +240,7 @@ class Policy(_Strict):
 
 __all__ = [
     "BOOKKEEPING",
+    "WHICHEVER_IS_LATER",
     "Action",
     "Anchor",
     "Cadence",
@@ -232,4 +256,6 @@ __all__ = [
     "SystemKind",
     "Trigger",
     "Window",
+    "bound_parts",
+    "is_bookkeeping",
 ]

@@ -26,7 +26,7 @@ from typing import Any
 
 from hygiene.connector import Record
 from hygiene.legal import Country
-from hygiene.policy import BOOKKEEPING, Exemption, Policy, Rule
+from hygiene.policy import Exemption, Policy, Rule, bound_parts, is_bookkeeping
 from hygiene.windows import window_for
 
 #: the bookkeeping law of each country, as the letters name it
@@ -131,7 +131,7 @@ def is_bookkeeping_rule(policy: Policy, rule: Rule) -> bool:
     bound = rule.window.not_before
     if bound is None or rule.trigger is None:
         return False
-    if bound == BOOKKEEPING or bound.startswith(f"{BOOKKEEPING} + "):
+    if any(is_bookkeeping(part) for part in bound_parts(bound)):
         return True
     stem = _LAW_STEMS[policy.country]
     return stem in rule.quote.text.lower() or stem in (rule.reading or "").lower()

@@ -5,8 +5,11 @@ asks first ("which runs happened, and what did each do?") from the evidence alon
 
 A compound cadence (Stressfri S2: "every third month or on the 1st of each quarter, whichever comes last") is
 deployed as its fixed calendar part only: a Prefect schedule cannot know when the rule last ran. The interval
-part ("at least three months after the last run") is checked here when a scheduled run starts, against the last
-real run in the ledger, so a run that slipped pushes the next one to the following quarter as the policy reads.
+part ("at least three months after the last run") is checked here when a scheduled run starts, against the
+scheduled time of the last real scheduled run in the ledger (`scheduled_for` in its run_started entry). Runs
+started by hand, and dry runs, never count: a hand-started run on 15 February must not push the 1 April run to
+July, or a customer who ended on 16 February would keep their mail about six months instead of at most one
+quarter after the one in which it fell due. A scheduled run that started late counts from when it was due.
 """
 
 from __future__ import annotations
@@ -66,32 +69,34 @@ def runs_from(entries: Iterable[Entry]) -> list[RunRecord]:
     return list(runs.values())
 
 
-def last_real_run(ledger: Ledger, controller: str, rule_ref: str) -> datetime | None:
-    """When the rule's newest run that was not a dry run started; None if it never ran."""
-    started = (
-        e.created_at
+def last_scheduled_run(ledger: Ledger, controller: str, rule_ref: str) -> datetime | None:
+    """When the rule's newest real run that its schedule started was due; None if no such run happened."""
+    scheduled = (
+        datetime.fromisoformat(e.payload["scheduled_for"])
         for e in ledger.entries(controller=controller, kinds={EntryKind.RUN_STARTED})
-        if e.rule_ref == rule_ref and e.payload.get("dry_run") is not True
+        if e.rule_ref == rule_ref
+        and e.payload.get("dry_run") is not True
+        and isinstance(e.payload.get("scheduled_for"), str)
     )
-    return max(started, default=None)
+    return max(scheduled, default=None)
 
 
-def interval_not_reached(policy: Policy, rule: Rule, ledger: Ledger, now: datetime) -> str | None:
+def interval_not_reached(policy: Policy, rule: Rule, ledger: Ledger, scheduled_for: datetime) -> str | None:
     """Why a scheduled run of a compound cadence must wait for the next fixed occurrence, or None to go ahead.
 
     Only the interval parts are checked: the fixed part is the deployment's schedule, which started this run.
-    Days are compared, not instants: a run starts seconds after its scheduled time, and the next on-time run
-    three months later must not be skipped for those seconds.
+    `scheduled_for` is when the schedule meant this run to start. Days are compared, not instants: the next
+    on-time run three months later must not be skipped for a few seconds of slack.
     """
     if not isinstance(rule.cadence, LatestOfCadence):
         return None
-    last = last_real_run(ledger, policy.controller, rule.ref)
+    last = last_scheduled_run(ledger, policy.controller, rule.ref)
     allowed = rule.cadence.earliest_after(last, policy.zone)
-    if last is None or allowed is None or now.astimezone(policy.zone).date() >= allowed.date():
+    if last is None or allowed is None or scheduled_for.astimezone(policy.zone).date() >= allowed.date():
         return None
     return (
-        f"{policy.controller} {rule.ref}: skipped: the last run started {last.astimezone(policy.zone):%Y-%m-%d} "
-        f"and {rule.cadence.describe()} allows the next from {allowed:%Y-%m-%d}"
+        f"{policy.controller} {rule.ref}: skipped: the last scheduled run was due "
+        f"{last.astimezone(policy.zone):%Y-%m-%d} and {rule.cadence.describe()} allows the next from {allowed:%Y-%m-%d}"
     )
 
 

@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from hygiene.legal import answer_deadline, bookkeeping_anchor
 from hygiene.periods import end_of_day, local_date, period_expiry, require_aware
-from hygiene.policy import Action, Anchor, Policy, Rule
+from hygiene.policy import Action, Anchor, Policy, Rule, bound_parts, is_bookkeeping
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +49,18 @@ def _deadline(policy: Policy, rule: Rule, trigger: datetime, start: date) -> dat
 
 
 def _bound(policy: Policy, text: str | None, trigger: datetime, start: date) -> datetime | None:
+    """The latest of the bound's parts. A part in hours is elapsed time from the trigger itself; a bookkeeping
+    part always runs from the end of the start's financial year (Clienti C4: 5 years after the customer ended,
+    or the bookkeeping period of that year, whichever is later)."""
     if text is None:
         return None
-    period = policy.bound(text)
-    if period.elapsed is not None:
-        return period_expiry(trigger, period, policy.zone)
-    return end_of_day(period.add_to_date(start), policy.zone)
+    month, last_day = policy.year_end
+    ends = []
+    for part in bound_parts(text):
+        period = policy.bound(part)
+        if period.elapsed is not None:
+            ends.append(period_expiry(trigger, period, policy.zone))
+            continue
+        begin = bookkeeping_anchor(start, policy.country, month, last_day) if is_bookkeeping(part) else start
+        ends.append(end_of_day(period.add_to_date(begin), policy.zone))
+    return max(ends)

@@ -16,15 +16,21 @@ date: its mail is due only when every relationship it is about has ended. The re
 checked before any mail is listed: an entry without an end date, or one whose label does not exist, stops the
 run with one line and nothing is deleted (skipping it would keep that customer's mail forever in silence).
 Labels under the prefix that the register does not list belong to running customers and are never listed.
+With `by_address: "true"` (S2) the customer's mail that lacks every customer label is found too, by their
+address: `from:`, `to:` and `cc:` searches, each hit read once for its headers and kept only when the address
+stands exactly in From, To or Cc (Gmail's search matches part of a header). Mail under another customer's
+folder is never taken this way. Clienti's C4 does not search by address: only its agreement folders are C4's.
 
 S8 (`label: ...`): a mail the controller marked no longer relevant. Gmail keeps no date for a label change, so
-`labelled_at` is the start of the local day on which a run first lists the mail (the policy's reading): the
-quarterly run that sees the label finds the mail due and deletes it. Its subject is the mail itself; tying it
-to a customer would need a read per mail.
+`labelled_at` is the start of the local day on which a scan first listed the mail under the label, kept in the
+ledger by the message's record pseudonym (hygiene.register): the daily label scan (`stamp_label`, ids only)
+makes it exact to within a day, and a quarterly run that comes late sees the mail overdue. Its subject is the
+mail itself; tying it to a customer would need a read per mail.
 
 Calls and quota: the only reads are `labels.list` (once a run, 1 unit) and `messages.list` by label id
 (`labelIds`, exact where `q=label:` folds spaces and slashes to hyphens) with `includeSpamTrash`, 500 ids a page
-(5 units). No message is ever fetched: list and label give the trigger, so no body or header is read. Deletion
+(5 units). No body is ever fetched: list and label give the trigger; only a mail found by address is read for
+its From, To and Cc headers (format metadata, 5 units). Deletion
 is `batchDelete` (50 units, 1000 ids, permanent; never `trash`). Absence is proven by listing each affected
 label again: a page of up to 500 ids costs 5 units where a `get` answering 404 costs 5 units per message, and
 batchDelete deletes by id whatever labels a mail carries, so a mail the relist does not return is gone (the one
@@ -43,13 +49,19 @@ matters because Gmail's page tokens are positions: deleting while paging would s
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from datetime import time as clock_time
+from email import policy as email_policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import getaddresses
 from http.client import HTTPException
 from typing import Any, NamedTuple, Protocol, cast
 
@@ -64,8 +76,18 @@ from googleapiclient.model import JsonModel
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from hygiene.connector import AbsenceProof, Capabilities, ConnectorError, RateLimit, Receipt, Record, response_digest
-from hygiene.matching import Needle, address_needle, email_address
+from hygiene.connector import (
+    AbsenceProof,
+    Capabilities,
+    Connector,
+    ConnectorError,
+    RateLimit,
+    Receipt,
+    Record,
+    response_digest,
+)
+from hygiene.matching import Needle, NotAnIdentifier, address_needle, email_address
+from hygiene.register import RegisterMemory
 from integrations.malformed import MalformedAnswer, UnreadableBody, json_object
 from integrations.pacing import Backoff, RetrySettings, Throttle
 from integrations.spreadsheet import SpreadsheetConnector
@@ -86,6 +108,8 @@ _ADDRESS_HEADERS = ("From", "To", "Cc", "Bcc")
 ENDED_TRIGGER = "customer_relationship_ended_at"
 LABELLED_TRIGGER = "labelled_at"
 _DELETED = "batchDelete answered 204: deleted permanently, not moved to Trash"
+#: the message parts a detector may ask for
+_CONTENT_PARTS = ("subject", "body")
 _RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 #: a socket that failed or timed out (OSError), and an answer cut off mid-body (http.client's IncompleteRead)
 _CONNECTION_ERRORS = (OSError, HTTPException)
@@ -111,9 +135,13 @@ class EndedCustomer(NamedTuple):
 
 
 class CustomerRegister(Protocol):
-    """Where ended customer relationships are known: the offers workbook today, HubSpot for Clienti later."""
+    """Where ended customer relationships are known: Stressfri's offers workbook, Clienti's CRM.
 
-    def ended_customers(self) -> Iterable[EndedCustomer]: ...
+    `folders` are the folder names below the rule's prefix that the mailbox holds (as `label_key` folds them),
+    for a register that finds a customer by their folder.
+    """
+
+    def ended_customers(self, folders: Collection[str]) -> Iterable[EndedCustomer]: ...
 
 
 @dataclass(frozen=True)
@@ -126,26 +154,68 @@ class OffersRegister:
 
     workbook: SpreadsheetConnector
 
-    def ended_customers(self) -> Iterator[EndedCustomer]:
+    def ended_customers(self, folders: Collection[str]) -> Iterator[EndedCustomer]:
+        """Each ended customer, except one whose folder an active row also names (a namesake, or the same
+        customer under another address, still running): that folder is a running customer's."""
+        running = {label_key(name) for name in self.workbook.running_customers()}
         for entry in self.workbook.customer_register():
-            yield EndedCustomer(entry.customer_ref, entry.email_subject, entry.ended_at)
+            if label_key(entry.customer_ref) not in running:
+                yield EndedCustomer(entry.customer_ref, entry.email_subject, entry.ended_at)
+
+
+@dataclass(frozen=True)
+class CrmRegister:
+    """Clienti's CRM (HubSpot) as the register, with the ledger's memory of it (Clienti C4).
+
+    A customer's folder is named by their address (`Aftaler/<email>`), so the folder says exactly whose it is.
+    The CRM is read through its connector: every contact with an end date (`customer_relationship_ended_at`,
+    whatever its stage) has ended, every `lifecyclestage: customer` without one is active. Each end date is
+    recorded in the ledger (hygiene.register) when it is read; a folder whose customer the CRM no longer holds
+    (C3 erased the contact 24 months after the end) takes its end date from there. A customer the CRM shows
+    active again is active, whatever was recorded. A folder of nobody the register knows is a running
+    customer's or not a customer's at all, and is never listed; an ended customer without a folder simply has
+    no agreement mail.
+    """
+
+    crm: Connector
+    memory: RegisterMemory
+
+    def ended_customers(self, folders: Collection[str]) -> Iterator[EndedCustomer]:
+        ended = {r.subject: r.trigger for r in self.crm.records({}, ENDED_TRIGGER) if r.trigger is not None}
+        customers = {r.subject for r in self.crm.records({"lifecyclestage": "customer"}, "")}
+        self.memory.remember(ended)
+        remembered = self.memory.recall()
+        for folder in sorted(folders):
+            subject = folder.strip().lower()
+            ended_at = ended.get(subject)
+            if ended_at is None and subject not in customers:
+                ended_at = remembered.get(self.memory.pseudonym(subject))
+            if ended_at is not None:
+                yield EndedCustomer(folder, subject, ended_at)
 
 
 @dataclass(frozen=True)
 class _Selection:
-    """What a rule lists: customer folders via the register (S2, C4) or one label (S8)."""
+    """What a rule lists: customer folders via the register (S2, C4), with or without the mail from and to the
+    customer's address that lacks the folder's label (`by_address: "true"`, S2), or one label (S8)."""
 
     label_prefix: str | None
     label: str | None
+    by_address: bool = False
 
     @classmethod
     def of(cls, selection: Mapping[str, str], trigger: str) -> _Selection:
-        unknown = set(selection) - {"label_prefix", "label"}
-        if unknown or len(selection) != 1:
+        chosen_keys = set(selection) - {"by_address"}
+        unknown = chosen_keys - {"label_prefix", "label"}
+        by_address = selection.get("by_address", "false")
+        if unknown or len(chosen_keys) != 1 or by_address not in ("true", "false"):
             raise ConnectorError(
-                f"gmail: selection {sorted(selection)}: give exactly one of label_prefix (customer folders) or label"
+                f"gmail: selection {sorted(selection)}: give exactly one of label_prefix (customer folders) or "
+                "label, and by_address only as true or false"
             )
-        chosen = cls(selection.get("label_prefix"), selection.get("label"))
+        if by_address == "true" and "label_prefix" not in selection:
+            raise ConnectorError("gmail: selection by_address finds a customer's mail, so it needs label_prefix")
+        chosen = cls(selection.get("label_prefix"), selection.get("label"), by_address == "true")
         expected = ENDED_TRIGGER if chosen.label_prefix is not None else LABELLED_TRIGGER
         if trigger != expected:
             raise ConnectorError(f"gmail: a selection by {next(iter(selection))} has trigger {expected}, not {trigger}")
@@ -199,6 +269,7 @@ class GmailConnector:
         *,
         user_id: str = "me",
         register: CustomerRegister | None = None,
+        stamps: RegisterMemory | None = None,
         tz: tzinfo = UTC,
         units_per_minute: int = QUOTA_UNITS_PER_MINUTE,
         backoff: Backoff | None = None,
@@ -207,6 +278,8 @@ class GmailConnector:
         self.service = service
         self.user_id = user_id
         self.register = register
+        #: the first day each mail was seen under a rule's label (S8), kept in the ledger by record pseudonym
+        self.stamps = stamps
         self.tz = tz
         # one throttle slot per quota unit; the half second covers latency between our clock and Gmail's
         self.quota = Throttle(units_per_minute, 60.5)
@@ -220,11 +293,18 @@ class GmailConnector:
             # in quota units, not calls: Gmail meters units per user and minute
             rate_limit=RateLimit(units_per_minute, 60.0),
         )
-        self._label_of: dict[str, str] = {}
+        #: how each listed message can be listed again to prove its absence: by label id, or by search query
+        self._listing_of: dict[str, tuple[str, str]] = {}
 
     @classmethod
     def from_environment(
-        cls, *, user_id: str, register: CustomerRegister | None, tz: tzinfo, units_per_minute: int | None = None
+        cls,
+        *,
+        user_id: str,
+        register: CustomerRegister | None,
+        tz: tzinfo,
+        units_per_minute: int | None = None,
+        stamps: RegisterMemory | None = None,
     ) -> GmailConnector:
         settings = GmailSettings()
         if settings.token is None:
@@ -233,22 +313,33 @@ class GmailConnector:
             gmail_service(settings.api_endpoint, settings.token, settings.timeout),
             user_id=user_id,
             register=register,
+            stamps=stamps,
             tz=tz,
             units_per_minute=units_per_minute or QUOTA_UNITS_PER_MINUTE,
             backoff=settings.backoff(),
         )
 
     def records(self, selection: Mapping[str, str], trigger: str) -> Iterator[Record]:
-        """Every message under the selected labels, Trash and Spam included, as ids only."""
+        """Every message under the selected labels, Trash and Spam included, as ids only; or, for a detector
+        (`content: subject,body`), every message with those parts."""
+        if "content" in selection:
+            yield from self._with_content(_names(selection["content"]))
+            return
         chosen = _Selection.of(selection, trigger)
         labels = self._label_ids()
         if chosen.label is not None:
             yield from self._marked(chosen.label, labels)
         else:
             assert chosen.label_prefix is not None
-            for label_id, ref, ended_at in self._ended_folders(chosen.label_prefix, labels):
-                for message_id in self._listed(label_id):
-                    yield Record(message_id, ref, ended_at)
+            folders = self._ended_folders(chosen.label_prefix, labels)
+            below = label_key(chosen.label_prefix)
+            foldered = frozenset(i for key, i in labels.items() if key.startswith(below))
+            for label_id, ref, ended_at in folders:
+                listed = list(self._listed(label_id))
+                yield from (Record(message_id, ref, ended_at) for message_id in listed)
+                if chosen.by_address and _is_address(ref):
+                    for message_id in self._unfoldered_mail_of(ref, foldered, set(listed)):
+                        yield Record(message_id, ref, ended_at)
 
     def delete(self, record_ids: Sequence[str]) -> list[Receipt]:
         """batchDelete in chunks of 1000: permanent, never Trash. Ids already gone are no error for Gmail."""
@@ -259,15 +350,15 @@ class GmailConnector:
 
     def verify_absent(self, record_ids: Sequence[str]) -> list[AbsenceProof]:
         """List each affected label again; a message it no longer returns has been deleted."""
-        by_label: dict[str, list[str]] = defaultdict(list)
+        by_listing: dict[tuple[str, str], list[str]] = defaultdict(list)
         for record_id in record_ids:
-            by_label[self._label_of.get(record_id, "")].append(record_id)
+            by_listing[self._listing_of.get(record_id, ("", ""))].append(record_id)
         proofs: dict[str, AbsenceProof] = {}
-        for label_id, ids in by_label.items():
-            if not label_id:
+        for (how, value), ids in by_listing.items():
+            if not value:
                 proofs |= {i: AbsenceProof(i, False, "not listed by this run, so no label to relist", "") for i in ids}
                 continue
-            present = set(self._listed(label_id, remember=False))
+            present = set(self._message_ids(**({"labelIds": [value]} if how == "labelIds" else {"q": value})))
             digest = response_digest("\n".join(sorted(present)))
             proofs |= {i: _absence(i, present, digest) for i in ids}
         return [proofs[record_id] for record_id in record_ids]
@@ -280,13 +371,40 @@ class GmailConnector:
         return {label_key(label["name"]): label["id"] for label in labels}
 
     def _marked(self, label: str, labels: Mapping[str, str]) -> Iterator[Record]:
+        """The mail under the label, each dated by the day a scan first listed it there (S8's `labelled_at`)."""
+        ids, first_seen = self._first_seen(label, labels)
+        for message_id in ids:
+            yield Record(message_id, message_id, first_seen[message_id])
+
+    def stamp_label(self, label: str) -> tuple[int, int]:
+        """The daily scan (S8): list the mail under the label and record the day each id is first seen there.
+
+        Ids only: one labels.list and the label's messages.list pages, no message is read. (How many listed,
+        how many seen for the first time.)
+        """
+        before = len(self.stamps.recall()) if self.stamps is not None else 0
+        ids, _ = self._first_seen(label, self._label_ids())
+        after = len(self.stamps.recall()) if self.stamps is not None else 0
+        return len(ids), after - before
+
+    def _first_seen(self, label: str, labels: Mapping[str, str]) -> tuple[list[str], dict[str, datetime]]:
+        """The ids under the label, and the start of the local day each was first listed (today, if never).
+
+        Gmail keeps no date for a label change, so the ledger keeps the first day a scan listed each id
+        (`stamps`); without it every run would see the label for the first time and no deadline could ever
+        be missed in the evidence.
+        """
         label_id = labels.get(label_key(label))
         if label_id is None:
             raise ConnectorError("gmail: the label the rule's selection names (label) does not exist in the mailbox")
         local = self.clock().astimezone(self.tz)
-        first_seen = datetime.combine(local.date(), clock_time(), local.tzinfo)
-        for message_id in self._listed(label_id):
-            yield Record(message_id, message_id, first_seen)
+        today = datetime.combine(local.date(), clock_time(), local.tzinfo)
+        ids = list(self._listed(label_id))
+        if self.stamps is None:
+            return ids, dict.fromkeys(ids, today)
+        known = self.stamps.recall()
+        self.stamps.remember(dict.fromkeys(ids, today), known=known)
+        return ids, {i: known.get(self.stamps.pseudonym(i), today) for i in ids}
 
     def _ended_folders(self, prefix: str, labels: Mapping[str, str]) -> list[tuple[str, str, datetime]]:
         """(label id, ref, ended_at) per ended customer's folder, all checked before any mail is listed."""
@@ -294,7 +412,9 @@ class GmailConnector:
             raise ConnectorError("gmail: the policy names no customer register for this mailbox (option register)")
         folders: dict[str, tuple[str, datetime]] = {}
         missing: list[str] = []
-        for position, (name, ref, ended_at) in enumerate(self.register.ended_customers(), start=1):
+        below = label_key(prefix)
+        present = [key.removeprefix(below) for key in labels if key.startswith(below) and key != below]
+        for position, (name, ref, ended_at) in enumerate(self.register.ended_customers(present), start=1):
             if ended_at is None or ended_at.tzinfo is None:
                 raise ConnectorError(
                     f"gmail: customer register entry #{position} has no end date; fill it in so the period can start"
@@ -311,12 +431,55 @@ class GmailConnector:
             )
         return [(label_id, ref, ended_at) for label_id, (ref, ended_at) in sorted(folders.items())]
 
-    def _listed(self, label_id: str, *, remember: bool = True) -> Iterator[str]:
+    def folders_with_mail(self, prefix: str, names: Collection[str]) -> set[str]:
+        """Which of the customer folders `prefix + name` still hold a mail, Trash and Spam included (S4 x S2).
+
+        One labels.list, then one messages.list of a single id per folder that exists; no message is read.
+        """
+        labels = self._label_ids()
+        kept: set[str] = set()
+        for name in names:
+            label_id = labels.get(label_key(prefix + name.strip()))
+            if label_id is None:
+                continue
+            request = (
+                self.service.users()
+                .messages()
+                .list(userId=self.user_id, includeSpamTrash=True, maxResults=1, labelIds=[label_id])
+            )
+            if _items(self._execute(request, "messages.list"), "messages", ("id",), "messages.list"):
+                kept.add(name)
+        return kept
+
+    def _listed(self, label_id: str) -> Iterator[str]:
         """The ids under one label (`labelIds` is exact where `q=label:` folds names)."""
         for message_id in self._message_ids(labelIds=[label_id]):
-            if remember:
-                self._label_of[message_id] = label_id
+            self._listing_of[message_id] = ("labelIds", label_id)
             yield message_id
+
+    def _unfoldered_mail_of(self, address: str, foldered: frozenset[str], seen: set[str]) -> Iterator[str]:
+        """The customer's mail that lacks every customer label, wherever it sits (Inbox, Sent, archived, Trash).
+
+        Gmail's `from:`/`to:`/`cc:` match part of a header, so each hit is read once (format metadata: headers
+        From, To and Cc, and the labels) and kept only when the address stands exactly in one of them. Mail under
+        any customer folder is that folder's business: another customer's may still be running.
+        """
+        for header in ("from", "to", "cc"):
+            query = f"{header}:{address}"
+            for message_id in list(self._message_ids(q=query)):
+                if message_id in seen:
+                    continue
+                seen.add(message_id)
+                message = self._execute(
+                    self.service.users()
+                    .messages()
+                    .get(userId=self.user_id, id=message_id, format="metadata", metadataHeaders=["From", "To", "Cc"]),
+                    "messages.get",
+                )
+                if foldered & set(message.get("labelIds") or []) or address not in _addresses(message):
+                    continue
+                self._listing_of[message_id] = ("q", query)
+                yield message_id
 
     def _message_ids(self, **query: Any) -> Iterator[str]:
         """The ids a messages.list query returns, page by page, Trash and Spam included."""
@@ -333,6 +496,24 @@ class GmailConnector:
                 raise MalformedAnswer("gmail", "messages.list", "nextPageToken is not a string")
             if not token:
                 return
+
+    def _with_content(self, parts: Sequence[str]) -> Iterator[Record]:
+        """Each message, Trash and Spam included, read once (format raw) for its subject and text body (Clienti C7).
+
+        The parts live only in the record's attributes, in memory, for a detector to look at; the subject of the
+        record is the sender's address, the person who sent it.
+        """
+        unknown = set(parts) - set(_CONTENT_PARTS)
+        if not parts or unknown:
+            raise ConnectorError(f"gmail: content names the parts to read: {', '.join(_CONTENT_PARTS)}")
+        for message_id in list(self._message_ids()):
+            answer = self._execute(
+                self.service.users().messages().get(userId=self.user_id, id=message_id, format="raw"), "messages.get"
+            )
+            mail = _parsed(answer)
+            sender = next((a.lower() for _, a in getaddresses([str(mail.get("From") or "")]) if a), "")
+            content = {"subject": str(mail.get("Subject") or ""), "body": _text_of(mail)}
+            yield Record(message_id, sender or f"gmail-message:{message_id}", None, {p: content[p] for p in parts})
 
     # ---- deleting ----
 
@@ -395,9 +576,9 @@ class GmailConnector:
                     .get(userId=self.user_id, id=message_id, format="metadata", metadataHeaders=list(_ADDRESS_HEADERS)),
                     "messages.get",
                 )
-                if not _names(message, needle):
+                if not _holds_address(message, needle):
                     continue
-                self._label_of[message_id] = next(iter(message.get("labelIds") or []), "")
+                self._listing_of[message_id] = ("labelIds", next(iter(message.get("labelIds") or []), ""))
                 yield Record(message_id, wanted, _internal_date(message).astimezone(self.tz))
 
     def export(self, record_ids: Sequence[str]) -> Iterator[Mapping[str, object]]:
@@ -417,7 +598,7 @@ class GmailConnector:
             }
 
 
-def _names(message: Mapping[str, Any], needle: Needle) -> bool:
+def _holds_address(message: Mapping[str, Any], needle: Needle) -> bool:
     """Whether one of the message's address headers holds the person's address whole."""
     wanted = {name.lower() for name in _ADDRESS_HEADERS}
     headers = (message.get("payload") or {}).get("headers") or []
@@ -473,6 +654,50 @@ def _items(
         if not isinstance(item, dict) or not all(isinstance(item.get(f), str) and item[f] for f in fields):
             raise MalformedAnswer("gmail", method, f"{key} item {position} has no string {' or '.join(fields)}")
     return items
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _parsed(answer: Mapping[str, Any]) -> EmailMessage:
+    """A `format=raw` answer as a parsed mail; a raw that is not base64url is a malformed answer."""
+    raw = answer.get("raw")
+    if not isinstance(raw, str):
+        raise MalformedAnswer("gmail", "messages.get", "raw is not a string")
+    try:
+        data = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+    except (ValueError, binascii.Error):
+        raise MalformedAnswer("gmail", "messages.get", "raw is not base64url") from None
+    return BytesParser(policy=email_policy.default).parsebytes(data)
+
+
+def _text_of(mail: EmailMessage) -> str:
+    """The mail's text: its plain body, or its HTML body as it stands (a number reads the same in markup)."""
+    body = mail.get_body(preferencelist=("plain", "html"))
+    if body is None:
+        return ""
+    try:
+        return str(body.get_content())
+    except (LookupError, ValueError):  # an unknown charset or a broken transfer encoding: read what is there
+        payload = body.get_payload(decode=True)
+        return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+
+
+def _is_address(ref: str) -> bool:
+    """Whether a register's ref is an email address to search by (a row without one names the customer only)."""
+    try:
+        email_address(ref, "register")
+    except NotAnIdentifier:
+        return False
+    return True
+
+
+def _addresses(message: Mapping[str, Any]) -> set[str]:
+    """The lower-cased addresses in a metadata answer's From, To and Cc headers."""
+    headers = (message.get("payload") or {}).get("headers") or []
+    values = [str(h.get("value") or "") for h in headers if isinstance(h, dict)]
+    return {address.strip().lower() for _, address in getaddresses(values) if address}
 
 
 def _internal_date(message: Mapping[str, Any]) -> datetime:

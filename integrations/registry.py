@@ -7,22 +7,30 @@ holds the value on this machine (a folder's root, a password), so one policy ser
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from functools import partial
 from pathlib import Path
 
 from pydantic import SecretStr
 
 from hygiene.connector import Connector, ConnectorError
+from hygiene.ledger import Ledger
 from hygiene.policy import Policy, SystemKind
+from hygiene.pseudonym import RECORD
+from hygiene.register import RegisterMemory
 from hygiene.roots import check_root
+from hygiene.settings import Settings
 from integrations.folder import DateSource, FolderConnector
-from integrations.gmail import GmailConnector, OffersRegister
+from integrations.gmail import CrmRegister, CustomerRegister, GmailConnector, OffersRegister
 from integrations.hubspot import HubSpotConnector, HubSpotSettings, PropertyTest, hubspot_client
 from integrations.mailchimp import MailchimpConnector, MailchimpSettings, mailchimp_client
 from integrations.manual import RegisterConnector
 from integrations.pacing import parse_rate
-from integrations.spreadsheet import OfferSheet, SpreadsheetConnector
+from integrations.spreadsheet import MailKept, OfferSheet, SpreadsheetConnector
 from integrations.webnode import WebnodeConnector
+
+#: the source of the first day a mail was seen under a rule's label (S8)
+LABEL_FIRST_SEEN = "label first seen"
 
 
 def option(policy: Policy, system: str, name: str, default: str | None = None) -> str | None:
@@ -52,17 +60,22 @@ def connector_for(policy: Policy, system: str) -> Connector:
             tz=policy.zone,
         )
     if spec.kind is SystemKind.GMAIL:
-        # the customer register is another system of the policy (Stressfri: the offers workbook, `register: offers`)
-        source = option(policy, system, "register")
-        workbook = connector_for(policy, source) if source in policy.systems else None
-        if source is not None and not isinstance(workbook, SpreadsheetConnector):
-            raise ConnectorError(f"{policy.controller}: system {system}: register must name a spreadsheet system")
         units = option(policy, system, "units_per_minute")
+        settings = Settings()
         return GmailConnector.from_environment(
             user_id=option(policy, system, "user_id", "me") or "me",
-            register=OffersRegister(workbook) if isinstance(workbook, SpreadsheetConnector) else None,
+            register=customer_register(policy, system),
             tz=policy.zone,
             units_per_minute=int(units) if units else None,
+            stamps=RegisterMemory(
+                Ledger.from_settings(settings),
+                policy.controller,
+                settings.key_for(policy.controller),
+                LABEL_FIRST_SEEN,
+                kind=RECORD,
+                system=system,
+                first_only=True,
+            ),
         )
     if spec.kind is SystemKind.MAILCHIMP:
         return mailchimp_connector(policy, system)
@@ -79,6 +92,7 @@ def connector_for(policy: Policy, system: str) -> Connector:
             sheet=OfferSheet(name=spec.options.get("sheet", OfferSheet.name)),
             tz=policy.zone,
             password_setting=password_variable or "a password_env option for the system",
+            mail_kept=_mail_kept(policy, system),
         )
     if spec.kind is SystemKind.MANUAL and has_register(policy, system):
         # whether a person receives the newsletter is the newsletter system's to say (Balance B2: `newsletter`)
@@ -94,6 +108,46 @@ def connector_for(policy: Policy, system: str) -> Connector:
             newsletter=partial(connector_for, policy, newsletter) if newsletter else None,
         )
     raise ConnectorError(f"{policy.controller}: system {system}: no connector for {spec.kind.value} systems yet")
+
+
+def customer_register(policy: Policy, system: str) -> CustomerRegister | None:
+    """A mailbox's customer register is another system of the policy (option `register`): Stressfri's offers
+    workbook, or Clienti's CRM, whose end dates the ledger keeps after the CRM has erased the customer."""
+    source = option(policy, system, "register")
+    if source is None:
+        return None
+    kind = policy.systems[source].kind if source in policy.systems else None
+    if kind is SystemKind.SPREADSHEET:
+        workbook = connector_for(policy, source)
+        assert isinstance(workbook, SpreadsheetConnector)
+        return OffersRegister(workbook)
+    if kind is SystemKind.HUBSPOT:
+        settings = Settings()
+        memory = RegisterMemory(
+            Ledger.from_settings(settings), policy.controller, settings.key_for(policy.controller), source
+        )
+        return CrmRegister(hubspot_connector(policy, source), memory)
+    raise ConnectorError(f"{policy.controller}: system {system}: register must name a spreadsheet or hubspot system")
+
+
+def _mail_kept(policy: Policy, system: str) -> MailKept | None:
+    """A sheet that is a mailbox's customer register (options `mail: <gmail system>`, `mail_prefix`) asks the
+    mailbox, when its rows are read, which customers' folders still hold mail; the mailbox is reached only then."""
+    mailbox, prefix = option(policy, system, "mail"), option(policy, system, "mail_prefix")
+    if mailbox is None:
+        return None
+    if mailbox not in policy.systems or policy.systems[mailbox].kind is not SystemKind.GMAIL or prefix is None:
+        raise ConnectorError(
+            f"{policy.controller}: system {system}: option mail must name a gmail system, with option mail_prefix"
+        )
+
+    def kept(names: Collection[str]) -> set[str]:
+        gmail = GmailConnector.from_environment(
+            user_id=option(policy, mailbox, "user_id", "me") or "me", register=None, tz=policy.zone
+        )
+        return gmail.folders_with_mail(prefix, names)
+
+    return kept
 
 
 def has_register(policy: Policy, system: str) -> bool:

@@ -42,7 +42,7 @@ import re
 import stat
 import tempfile
 import zipfile
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, tzinfo
 from itertools import chain
@@ -415,6 +415,11 @@ def _shift_workbook_formulas(workbook: Workbook, target_sheet: str, shift: _RowS
 
 # ---- the offers workbook ------------------------------------------------------------------------------------
 
+#: the exemption of a row the customer register still needs (S4 x S2)
+CUSTOMER_REGISTER = "customer_register"
+#: which of the given customers (as the "Kunde" cell names them) still have mail in their mailbox folder
+MailKept = Callable[[Collection[str]], set[str]]
+
 
 @dataclass(frozen=True)
 class OfferSheet:
@@ -486,8 +491,10 @@ class SpreadsheetConnector:
         sheet: OfferSheet | None = None,
         tz: tzinfo = UTC,
         password_setting: str = "HYGIENE_SPREADSHEET_PASSWORD",
+        mail_kept: MailKept | None = None,
     ) -> None:
         self.path = Path(path)
+        self.mail_kept = mail_kept
         self.password = password
         self.sheet = sheet or OfferSheet()
         self.tz = tz
@@ -495,20 +502,30 @@ class SpreadsheetConnector:
         self.capabilities = Capabilities(system="spreadsheet", batch_size=500, permanent_delete=True)
 
     def records(self, selection: Mapping[str, str], trigger: str) -> Iterator[Record]:
-        """Stream the offers rows; `trigger` is a date column: "date", "ended_at", or a header label."""
+        """Stream the offers rows; `trigger` is a date column: "date", "ended_at", or a header label.
+
+        The sheet is also the customer register (S2): a row of a customer whose relationship has not ended, or
+        whose mail is still in the mailbox, carries the exemption `customer_register`, so that deleting old
+        rows (S4) never leaves a customer's mail with nothing that lists them as ended.
+        """
         if selection:
             raise MalformedFile(f"{self.path}: the offers sheet takes no selection, got {sorted(selection)}")
         date_key = self._date_key(trigger)
         label = self.sheet.labels()[date_key][0]
-        for row in self._rows(self._read().plain):
-            yield self._record(row, date_key, label)
+        rows = list(self._rows(self._read().plain))
+        ended = self._ended(rows)
+        mailed = self.mail_kept([entry.customer_ref for entry in ended.values()]) if self.mail_kept else set()
+        released = {subject for subject, entry in ended.items() if entry.customer_ref not in mailed}
+        for row in rows:
+            yield self._record(row, date_key, label, kept_as_register=row.subject not in released)
 
-    def _record(self, row: _OfferRow, date_key: str, label: str) -> Record:
+    def _record(self, row: _OfferRow, date_key: str, label: str, *, kept_as_register: bool = False) -> Record:
+        attributes = {"row": str(row.number), "type": row.text("kind"), "status": row.text("status")}
         return Record(
             record_id=f"{self.sheet.name}!{row.number}#{row.digest}",
             subject=row.subject,
             trigger=read_date(row.values[date_key], self.tz, str(self.path), row.number, label),
-            attributes={"row": str(row.number), "type": row.text("kind"), "status": row.text("status")},
+            attributes=attributes | ({"exemption": CUSTOMER_REGISTER} if kept_as_register else {}),
         )
 
     def delete(self, record_ids: Sequence[str]) -> list[Receipt]:
@@ -537,14 +554,23 @@ class SpreadsheetConnector:
         return [_absence_proof(record_id, present, stored.digest) for record_id in record_ids]
 
     def customer_register(self) -> Iterator[RegisterEntry]:
-        """Ended customers and prospects no longer potential, one entry per subject (S2's trigger).
+        """Ended customers and prospects no longer potential, one entry per subject (S2's trigger)."""
+        return iter(self._ended(self._rows(self._read().plain)).values())
 
-        A subject with any active row is still a customer, whatever its older rows say; otherwise it ended at
-        the latest end date among its rows.
-        """
+    def running_customers(self) -> set[str]:
+        """The "Kunde" cells of the active rows, as written: a folder one of them names is a running customer's."""
+        return {
+            row.text("customer")
+            for row in self._rows(self._read().plain)
+            if self._status(row) in self.sheet.active_statuses
+        }
+
+    def _ended(self, rows: Iterable[_OfferRow]) -> dict[str, RegisterEntry]:
+        """By subject: a subject with any active row is still a customer, whatever its older rows say; otherwise
+        it ended at the latest end date among its rows."""
         ended: dict[str, RegisterEntry] = {}
         active: set[str] = set()
-        for row in self._rows(self._read().plain):
+        for row in rows:
             status = self._status(row)
             if status in self.sheet.ended_statuses:
                 entry = self._register_entry(row, status)
@@ -553,7 +579,7 @@ class SpreadsheetConnector:
                     ended[row.subject] = entry
             elif status in self.sheet.active_statuses:
                 active.add(row.subject)
-        return (entry for subject, entry in ended.items() if subject not in active)
+        return {subject: entry for subject, entry in ended.items() if subject not in active}
 
     def _register_entry(self, row: _OfferRow, status: str) -> RegisterEntry:
         label = self.sheet.ended_at

@@ -30,6 +30,8 @@ from faker import Faker
 
 OSLO = ZoneInfo("Europe/Oslo")
 CUSTOMER_LABEL_PREFIX = "Kunder/"
+#: Clienti's agreement folders (C4): `Aftaler/<the customer's email in the CRM>`
+AGREEMENT_LABEL_PREFIX = "Aftaler/"
 NOT_RELEVANT_LABEL = "Ikke relevant"
 FAKER_LOCALE = "no_NO"  # Faker's name for Norwegian Bokmål (nb_NO)
 FOLDERS = ("inbox", "sent", "trash", "archived")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -72,10 +72,13 @@ class SeededMailbox:
         return dict(httpx.get(f"{self.sandbox.base_url}/_sandbox/stats").json().get("gmail", {}))
 
 
-def write_offers_workbook(path: Path, customers: Sequence[SeedCustomer], *, no_end_date: str = "") -> Path:
+def write_offers_workbook(
+    path: Path, customers: Sequence[SeedCustomer], *, no_end_date: str = "", offered_on: date | None = None
+) -> Path:
     """The offers sheet for these customers: the "Kunde" cell is the folder name below `Kunder/`.
 
-    `no_end_date` names a customer ref whose row says "avsluttet" but leaves the end date empty.
+    `no_end_date` names a customer ref whose row says "avsluttet" but leaves the end date empty; `offered_on`
+    dates every row (by default 200 days before the customer ended).
     """
     workbook = Workbook()
     sheet = workbook.worksheets[0]
@@ -83,7 +86,7 @@ def write_offers_workbook(path: Path, customers: Sequence[SeedCustomer], *, no_e
     sheet.append(OFFER_HEADER)
     for customer in customers:
         ended = customer.ended_on
-        offered = (ended or AS_OF.date()) - timedelta(days=200)
+        offered = offered_on or (ended or AS_OF.date()) - timedelta(days=200)
         status = "aktiv" if ended is None else "avsluttet"
         end_cell = (
             None if ended is None or customer.ref == no_end_date else datetime(ended.year, ended.month, ended.day)

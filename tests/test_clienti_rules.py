@@ -241,7 +241,8 @@ def test_c7_flags_every_contact_with_a_cpr_number_by_property(clienti: Seeded, d
     from flows.detect import detect_rule
 
     with_cpr = [c for c in clienti.hubspot.contacts if c.national_id]
-    [result] = detect_rule("clienti", "C7")
+    result, mailbox = detect_rule("clienti", "C7")
+    assert (result["system"], mailbox["system"], mailbox["findings"]) == ("hubspot", "gmail", 0), "an empty mailbox"
     assert result["findings"] == len(with_cpr) > 0
     findings = [e for e in Ledger(database_url).entries(run_id=result["run_id"]) if e.kind is EntryKind.FINDING]
     assert {e.payload["field"] for e in findings} == {"notes"}

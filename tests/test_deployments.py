@@ -8,9 +8,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from dateutil.relativedelta import relativedelta
+from pydantic import SecretStr
 
 from deployments.generate import deployment_specs
 from hygiene.cadence import LatestOfCadence, next_runs
+from hygiene.enforcement import RunContext, start_run
 from hygiene.ledger import EntryDraft, EntryKind, Ledger
 from hygiene.locations import policies_dir
 from hygiene.policies import load_all, load_policy
@@ -132,29 +135,62 @@ def test_a_taken_port_is_one_line_naming_it(
     assert f"port {port} on 127.0.0.1 is already taken" in line
 
 
-def test_a_scheduled_run_of_a_compound_cadence_waits_three_months_after_the_last_real_run(database_url: str) -> None:
+def test_a_scheduled_run_of_a_compound_cadence_waits_three_months_after_the_last_scheduled_run(
+    database_url: str,
+) -> None:
     stressfri = load_policy(policies_dir(), "stressfri")
     s2 = stressfri.rule("S2")
     assert s2 is not None
     ledger = Ledger(database_url)
-    assert interval_not_reached(stressfri, s2, ledger, datetime.now().astimezone()) is None, "never ran: go"
-    [started] = ledger.append([run_started("real", dry_run=False)])
-    ledger.append([run_started("dry", dry_run=True)])
-    last = started.created_at.astimezone(stressfri.zone)
-    reason = interval_not_reached(stressfri, s2, ledger, last + timedelta(days=40))
+    due = datetime(2026, 10, 1, 6, tzinfo=stressfri.zone)
+    assert interval_not_reached(stressfri, s2, ledger, due) is None, "never ran: go"
+    ledger.append([run_started("scheduled", dry_run=False, scheduled_for=due)])
+    ledger.append([run_started("dry", dry_run=True, scheduled_for=due + relativedelta(months=3))])
+    reason = interval_not_reached(stressfri, s2, ledger, due + timedelta(days=40))
     assert reason is not None and "stressfri S2: skipped" in reason and "every 3 months after the last run" in reason
-    assert interval_not_reached(stressfri, s2, ledger, last + timedelta(days=93)) is None
+    assert interval_not_reached(stressfri, s2, ledger, due + relativedelta(months=3)) is None
     c1 = load_policy(policies_dir(), "clienti").rule("C1")
-    assert c1 is not None and interval_not_reached(stressfri, c1, ledger, last) is None, "plain cadences never wait"
+    assert c1 is not None and interval_not_reached(stressfri, c1, ledger, due) is None, "plain cadences never wait"
 
 
-def run_started(run_id: str, dry_run: bool) -> EntryDraft:
+def test_the_three_month_floor_ignores_runs_started_by_hand(database_url: str) -> None:
+    """A run by hand weeks after the quarterly run must not push the next quarterly run a quarter further (a
+    customer who ended the day after it would keep their mail six months): only the scheduled run counts, and
+    from when it was due, not when it started."""
+    stressfri = load_policy(policies_dir(), "stressfri")
+    s2 = stressfri.rule("S2")
+    assert s2 is not None
+    ledger = Ledger(database_url)
+    due = datetime.now(stressfri.zone).replace(hour=6, minute=0, second=0, microsecond=0) - timedelta(days=45)
+    ledger.append([run_started("started a day late", dry_run=False, scheduled_for=due)])
+    ledger.append([run_started("by hand", dry_run=False)])  # recorded now, with no scheduled time
+    assert interval_not_reached(stressfri, s2, ledger, due + relativedelta(months=3)) is None
+
+
+def test_a_run_records_when_its_schedule_meant_it_to_start(database_url: str) -> None:
+    stressfri = load_policy(policies_dir(), "stressfri")
+    s2 = stressfri.rule("S2")
+    assert s2 is not None
+    ledger = Ledger(database_url)
+    due = datetime(2027, 1, 1, 6, tzinfo=stressfri.zone)
+    ctx = RunContext(stressfri, s2, "gmail", due + timedelta(days=1), False, SecretStr("k"), scheduled_for=due)
+    start_run(ctx, ledger)
+    [entry] = ledger.entries(run_id=ctx.run_id)
+    assert datetime.fromisoformat(entry.payload["scheduled_for"]) == due
+
+
+def run_started(run_id: str, dry_run: bool, scheduled_for: datetime | None = None) -> EntryDraft:
     return EntryDraft(
         controller="stressfri",
         run_id=run_id,
         kind=EntryKind.RUN_STARTED,
         rule_ref="S2",
-        payload={"system": "gmail", "dry_run": dry_run, "action": "delete"},
+        payload={
+            "system": "gmail",
+            "dry_run": dry_run,
+            "action": "delete",
+            **({} if scheduled_for is None else {"scheduled_for": scheduled_for.isoformat()}),
+        },
     )
 
 

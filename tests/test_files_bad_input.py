@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from hygiene.errors import HygieneError
@@ -14,6 +15,8 @@ from hygiene.policies import load_policy
 from hygiene.pseudonym import is_pseudonym
 from hygiene.windows import window_for
 from integrations.file_errors import HeaderChanged, MalformedFile, WrongPassword
+from sandbox import credentials
+from sandbox.runner import RunningSandbox
 from sandbox.seed_files import SUMMARY_SHEET, OffersManifest, offers_workbook
 from tests.cli_runner import run_cli
 from tests.integrations.test_spreadsheet import cell_state, open_plain
@@ -22,21 +25,29 @@ AS_OF = datetime.fromisoformat("2026-11-01T07:00:00+01:00")
 PASSWORD = "Fingeravtrykk-2022"
 STRESSFRI = load_policy(policies_dir(), "stressfri")
 
+pytest_plugins = ["tests.gmail_fixtures"]
+
 
 @pytest.fixture
-def offers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> OffersManifest:
-    """The encrypted offers workbook, configured where the policy says."""
+def offers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gmail_sandbox: RunningSandbox) -> OffersManifest:
+    """The encrypted offers workbook, configured where the policy says, and an empty mailbox (the sheet is its
+    customer register, so S4 asks it which customers still have mail)."""
     manifest = offers_workbook(tmp_path / "tilbud.xlsx", seed=2, now=AS_OF, rows=30, password=PASSWORD)
     monkeypatch.setenv("HYGIENE_STRESSFRI_OFFERS", str(manifest.path))
     monkeypatch.setenv("HYGIENE_SPREADSHEET_PASSWORD", PASSWORD)
+    httpx.post(f"{gmail_sandbox.gmail_endpoint}_sandbox/reset").raise_for_status()
+    monkeypatch.setenv("HYGIENE_GMAIL_API_ENDPOINT", gmail_sandbox.gmail_endpoint)
+    monkeypatch.setenv("HYGIENE_GMAIL_TOKEN", credentials.GMAIL_ACCESS_TOKEN)
     return manifest
 
 
 def older_than_five_years(manifest: OffersManifest) -> set[int]:
+    """The rows past S4's five years whose customer has ended (the register keeps an active customer's rows)."""
     rule = STRESSFRI.rule("S4")
     assert rule is not None
+    ended = manifest.ended_subjects()
     due = set()
-    for offer in manifest.offers:
+    for offer in (o for o in manifest.offers if o.email.lower() in ended):
         trigger = datetime.combine(offer.offered_on, datetime.min.time(), tzinfo=STRESSFRI.zone)
         not_before = window_for(STRESSFRI, rule, trigger).not_before
         if not_before is not None and not_before < AS_OF:

@@ -50,11 +50,12 @@ PROMISES = {
         MONTHLY_7,
         "delete",
     ),
+    # "i 5 år efter kundeophøret" and bogføringsloven: the later of 5 years and the end of the year's 5 years
     "C4": Promise(
         "clienti",
-        "2020-06-30T12:00+02:00",
-        "2025-06-30T23:59:59+02:00",
-        "2025-07-30T23:59:59+02:00",
+        "2024-06-01T12:00+02:00",
+        "2029-12-31T23:59:59+01:00",
+        "2030-01-31T23:59:59+01:00",
         MONTHLY_7,
         "delete",
     ),

@@ -3,8 +3,11 @@ emulator, the offers workbook as the customer register, and the evidence ledger.
 
 from __future__ import annotations
 
+import base64
 import re
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, time, timedelta
+from email.message import EmailMessage
 from typing import Any
 
 import httpx
@@ -14,9 +17,12 @@ from dateutil.relativedelta import relativedelta
 from hygiene.connector import ConnectorError
 from hygiene.ledger import EntryKind, Ledger
 from hygiene.locations import policies_dir
+from hygiene.planner import Decision, plan
 from hygiene.policies import load_policy
+from hygiene.pseudonym import is_pseudonym
 from hygiene.windows import window_for
-from integrations.gmail import FULL_SCOPE
+from integrations.gmail import FULL_SCOPE, GmailConnector
+from integrations.registry import connector_for
 from sandbox import credentials
 from tests.gmail_fixtures import AS_OF, SeededMailbox, write_offers_workbook
 from tests.privacy import database_rows, hits
@@ -156,3 +162,97 @@ def test_a_token_without_the_full_scope_deletes_nothing_and_the_rerun_finishes(
     assert result["recovered"] == len(mailbox.due()) and result["deleted"] == len(mailbox.due())
     assert mailbox.remaining() == mailbox.all_ids() - mailbox.due()
     assert Ledger(database_url).verify().ok
+
+
+def test_s4_keeps_the_old_rows_the_customer_register_still_needs(mailbox: SeededMailbox) -> None:
+    """S4 deletes rows older than five years, but the sheet is S2's customer register: an active customer's row,
+    and an ended customer's row whose mail is still in Gmail, stay; an ended customer whose mail is gone goes."""
+    s4 = STRESSFRI.rule("S4")
+    assert s4 is not None
+    active = next(c for c in mailbox.customers if c.ended_on is None)
+    mailed, emptied = mailbox.ended[0], mailbox.ended[1]
+    ids = mailbox.manifest.of_customer(emptied.ref)
+    mailbox.service().users().messages().batchDelete(userId="me", body={"ids": ids}).execute()
+    write_offers_workbook(
+        mailbox.workbook, [active, mailed, emptied], offered_on=(AS_OF - relativedelta(years=6)).date()
+    )
+    offers = connector_for(STRESSFRI, "offers")
+    planned = {p.record.subject: p for p in plan(offers.records({}, "date"), STRESSFRI, s4, AS_OF)}
+    kept = {Decision.HELD: "customer_register"}
+    assert {planned[active.email.lower()].decision: planned[active.email.lower()].reason} == kept
+    assert {planned[mailed.email.lower()].decision: planned[mailed.email.lower()].reason} == kept
+    assert planned[emptied.email.lower()].decision in (Decision.DUE, Decision.OVERDUE)
+
+
+def insert(mailbox: SeededMailbox, sender: str, recipient: str, labels: list[str]) -> str:
+    """One mail written through the SDK, as a mail client files it."""
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = sender, recipient, "Kontrakt"
+    mail.set_content("Hei, her er kontrakten.")
+    body = {"raw": base64.urlsafe_b64encode(mail.as_bytes()).decode(), "labelIds": labels}
+    return str(mailbox.service().users().messages().insert(userId="me", body=body).execute()["id"])
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_s2_also_deletes_an_ended_customers_mail_that_lacks_the_label(mailbox: SeededMailbox) -> None:
+    """A reply in Sent and a mail in Trash without the customer's label go too, found by the address and matched
+    exactly; a mail from a longer address that contains it, and one under a running customer's folder, stay."""
+    ended = mailbox.ended[0]
+    running = next(c for c in mailbox.customers if c.ended_on is None)
+    owner, address = mailbox.manifest.owner, ended.email.lower()
+    unlabelled = {insert(mailbox, owner, ended.email, ["SENT"]), insert(mailbox, ended.email, owner, ["TRASH"])}
+    lookalike = insert(mailbox, f"x{address}", owner, ["INBOX"])
+    shared = insert(mailbox, ended.email, owner, ["INBOX", mailbox.manifest.customer_label_ids[running.ref]])
+    result = run("S2")
+    assert unlabelled.isdisjoint(mailbox.remaining())
+    assert {lookalike, shared} <= mailbox.remaining()
+    assert mailbox.remaining() == mailbox.all_ids() - mailbox.due() | {lookalike, shared}
+    assert result["deleted"] == len(mailbox.due()) + len(unlabelled) and result["still_present"] == 0
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_the_daily_label_scan_dates_each_mail_once_and_reads_no_message(
+    mailbox: SeededMailbox, database_url: str
+) -> None:
+    from flows.stamp import scan_labels
+
+    marked = set(mailbox.manifest.not_relevant)
+    [first] = scan_labels("stressfri", "S8")
+    [again] = scan_labels("stressfri", "S8")
+    assert (first["listed"], first["new"], again["listed"], again["new"]) == (len(marked), len(marked), len(marked), 0)
+    stamps = list(Ledger(database_url).entries(kinds={EntryKind.REGISTER}))
+    assert len(stamps) == len(marked) and all(e.subject is None and is_pseudonym(e.record or "") for e in stamps)
+    endpoints = set(mailbox.stats()) - {"quota_units"}
+    assert endpoints == {"GET /gmail/v1/users/{userId}/labels", "GET /gmail/v1/users/{userId}/messages"}
+    assert mailbox.remaining() == mailbox.all_ids()
+
+
+def test_s8_counts_from_the_day_the_scan_first_saw_the_label(mailbox: SeededMailbox, database_url: str) -> None:
+    """A mail first seen under the label 100 days before a quarterly run that came late is overdue there: the
+    evidence shows the broken deadline instead of a clock that starts on the day of deletion."""
+    s8 = STRESSFRI.rule("S8")
+    assert s8 is not None and s8.trigger is not None
+    seen_on = AS_OF - timedelta(days=100)
+    scan = connector_for(STRESSFRI, "gmail")
+    assert isinstance(scan, GmailConnector)
+    scan.clock = lambda: seen_on
+    scan.stamp_label(s8.covers.selection["label"])
+    late = connector_for(STRESSFRI, "gmail")
+    planned = list(plan(late.records(s8.covers.selection, s8.trigger.event), STRESSFRI, s8, AS_OF))
+    assert {p.record.record_id for p in planned} == set(mailbox.manifest.not_relevant)
+    assert {p.decision for p in planned} == {Decision.OVERDUE}
+    assert {p.record.trigger for p in planned} == {datetime.combine(seen_on.date(), time(), STRESSFRI.zone)}
+
+
+def test_a_folder_an_active_row_also_names_is_kept(mailbox: SeededMailbox) -> None:
+    """An ended customer whose "Kunde" cell is also written on a running customer's row (a namesake, or the same
+    customer under another address): the folder is a running customer's, and S2 lists none of its mail."""
+    s2 = STRESSFRI.rule("S2")
+    assert s2 is not None and s2.trigger is not None
+    ended = mailbox.ended[0]
+    running = next(c for c in mailbox.customers if c.ended_on is None)
+    namesake = replace(running, label_name=ended.label_name)
+    write_offers_workbook(mailbox.workbook, [*mailbox.customers, namesake])
+    listed = {r.record_id for r in connector_for(STRESSFRI, "gmail").records(s2.covers.selection, s2.trigger.event)}
+    assert listed.isdisjoint(mailbox.manifest.of_customer(ended.ref))
+    assert listed == mailbox.due() - set(mailbox.manifest.of_customer(ended.ref))

@@ -106,6 +106,9 @@ def aim_at(monkeypatch: pytest.MonkeyPatch, seeded: Seeded, controller: str) -> 
     monkeypatch.setenv("HYGIENE_HUBSPOT_TOKEN", credentials.HUBSPOT_ACCESS_TOKEN)
     monkeypatch.setenv("HYGIENE_HUBSPOT_HOST", seeded.sandbox.hubspot_host)
     monkeypatch.setenv(f"HYGIENE_{controller.upper()}_MAILCHIMP_LIST_ID", seeded.list_id)
+    # the same sandbox's (empty unless a test fills it) mailbox: Clienti's C4 and C7 read Gmail too
+    monkeypatch.setenv("HYGIENE_GMAIL_API_ENDPOINT", seeded.sandbox.gmail_endpoint)
+    monkeypatch.setenv("HYGIENE_GMAIL_TOKEN", credentials.GMAIL_ACCESS_TOKEN)
     for vendor in ("MAILCHIMP", "HUBSPOT"):
         monkeypatch.setenv(f"HYGIENE_{vendor}_RETRY_FIRST_WAIT", "0.01")
     monkeypatch.setenv("HYGIENE_MAILCHIMP_BATCH_POLL_FIRST", "0.02")

@@ -4,6 +4,7 @@ proof of absence, quota and the failures a user must act on."""
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from datetime import datetime
 
 import httpx
@@ -33,12 +34,12 @@ FAST = Backoff(attempts=12, first_wait=0.01, max_wait=0.05)
 
 
 class ListedRegister:
-    """A register given as a list: the protocol a HubSpot mapping (Clienti's C4) will implement."""
+    """A register given as a list, whatever folders the mailbox holds."""
 
     def __init__(self, entries: list[EndedCustomer]) -> None:
         self.entries = entries
 
-    def ended_customers(self) -> list[EndedCustomer]:
+    def ended_customers(self, folders: Collection[str]) -> list[EndedCustomer]:
         return self.entries
 
 
