@@ -26,9 +26,6 @@ from tests.cli_runner import run_cli
 ROOT = Path(__file__).resolve().parent.parent
 #: deployments that fail today for reasons of their own, each reported as one FAILED line until fixed: Clienti C4
 #: (the mailbox has no customer register yet) and Stressfri S5 (a review of a system with no API)
-NOT_YET_RUNNABLE = {"clienti-c4-agreements-and-correspondence", "stressfri-s5-accounting-yearly-review"}
-
-
 @pytest.fixture
 def environment() -> Iterator[None]:
     """The sandbox world aims the connectors at itself through the environment; put it back afterwards."""
@@ -96,17 +93,8 @@ def test_preflight_sandbox_runs_every_deployment_once_as_a_dry_run_and_deletes_n
     assert [d["name"] for d in listed] == [d["name"] for d in expected]
     assert [d["flow"] for d in listed] == [flow_at(d["entrypoint"]).name for d in expected]
     assert all(set(d) == {"name", "flow", "state", "message"} for d in listed)
-    for deployment in listed:
-        if deployment["state"] == "COMPLETED":
-            assert deployment["message"] == ""
-        else:
-            assert deployment["name"] in NOT_YET_RUNNABLE, deployment
-            assert deployment["state"] == "FAILED" and deployment["message"], deployment
-            assert "\n" not in deployment["message"], deployment
-    failed = [d for d in listed if d["state"] != "COMPLETED"]
-    assert result.code == (1 if failed else 0)
-    if failed:
-        assert f"error: {len(failed)} of {len(listed)} deployments did not complete" in result.err
+    assert [d for d in listed if d["state"] != "COMPLETED" or d["message"]] == [], "every deployment completes"
+    assert result.code == 0, result.err
 
     assert set(seen) == {"clienti", "stressfri", "calmo", "balance", "balansekonomi"}
     for controller, (before, after) in seen.items():
