@@ -22,6 +22,7 @@ from reliability.databases import BACKENDS, fresh_database
 from reliability.faults import FaultResult, fault_campaign
 from reliability.isolation import IsolationCheck, isolation_checks
 from reliability.privacy import PrivacyScan, demo_scan
+from reliability.served_api import ServedApiResult, served_api_campaign
 
 CrashScenario = Callable[[str, str, int, Path], CrashResult]
 SCENARIOS: tuple[CrashScenario, ...] = (folder_crash, mailchimp_crash, attestation_crash, ledger_write_crash)
@@ -34,6 +35,7 @@ class Figures:
     bad_input: list[Verdict] = field(default_factory=list)
     privacy: list[PrivacyScan] = field(default_factory=list)
     isolation: list[IsolationCheck] = field(default_factory=list)
+    served_api: ServedApiResult | None = None
     failures: list[str] = field(default_factory=list)
 
     def rows(self) -> list[tuple[str, str, str, str]]:
@@ -58,6 +60,21 @@ class Figures:
             *[(f"  {p.where}: {p.scanned} scanned", str(p.personal_hits), "(SQLite)", "0") for p in self.privacy],
             ("secrets printed or stored", self._privacy("secret_hits"), "(SQLite)", "0"),
             ("isolation checks passed", *self._per_backend(self._isolated), "all"),
+            *self._served_api_rows(),
+        ]
+
+    def _served_api_rows(self) -> list[tuple[str, str, str, str]]:
+        api = self.served_api
+        if api is None:
+            return []
+        return [
+            ("unauthenticated API calls refused", f"{api.refused}/{api.tried}", "(SQLite)", "all"),
+            (
+                f"early deletions ({api.early_runs} of the forced runs not refused)",
+                str(api.early_deletions),
+                "(SQLite)",
+                "0",
+            ),
         ]
 
     def all_clear(self) -> bool:
@@ -72,6 +89,11 @@ class Figures:
         self.failures += [f"bad input {v.case}: {v.why}" for v in self.bad_input if not v.refused_correctly]
         self.failures += [f"privacy {p}" for p in self.privacy if p.personal_hits or p.secret_hits]
         self.failures += [f"isolation {i}" for i in self.isolation if not i.ok]
+        api = self.served_api
+        if api is not None and (api.refused < api.tried or api.early_runs or api.early_deletions):
+            self.failures.append(f"served API {api}")
+        if api is not None and api.traceback_on_stop:
+            self.failures.append("served API: hygiene serve printed a traceback")
 
     def _per_backend(self, figure: Callable[[str], str]) -> tuple[str, str]:
         lite, pg = (figure(backend) for backend in BACKENDS)
@@ -136,6 +158,7 @@ def run_all(scratch: Path, seeds: Iterable[int], fault_seeds: Iterable[int], dem
         figures.isolation += isolation_campaign(backend, scratch)
     figures.bad_input = run_cli_corpus(scratch) + run_export_corpus(scratch) + run_policy_corpus(scratch)
     figures.bad_input += run_vendor_corpus(scratch)
+    figures.served_api = served_api_campaign(scratch)
     if demo:
         figures.privacy, failed = demo_scan(scratch)
         figures.failures += [f"the demo exited 1: {failed}"] if failed else []
