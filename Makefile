@@ -64,4 +64,4 @@ lock:
 # Crash, fault, bad-input, privacy and isolation campaigns on SQLite and PostgreSQL; prints one table.
 reliability: install postgres
 	$(BIN)/python -m reliability
-	$(BIN)/pytest -m slow tests/test_gmail_fault_campaign.py tests/test_served_api.py
+	$(BIN)/pytest -m slow tests/test_gmail_fault_campaign.py tests/test_served_api.py tests/test_demo_output.py

@@ -20,6 +20,7 @@ from deployments.server import (
     auth_string,
     client_of,
     configured_api_url,
+    require_free_port,
     require_reachable,
     start_server,
     stop_server,
@@ -70,6 +71,7 @@ def serve(
             require_reachable(url)
         else:
             console.print(f"starting the Prefect server (SQLite under {SERVER_HOME}/)…")
+            require_free_port(host, port)  # before the auth string is made: a taken port leaves nothing behind
             auth, kept_in = auth_string(SERVER_HOME)
             process = start_server(SERVER_HOME, host, port, auth)
             stack.callback(stop_server, process)

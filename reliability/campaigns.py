@@ -25,6 +25,7 @@ from reliability.folder_safety import RaceAttempt, StallCase, race_campaign, sta
 from reliability.forgery import ForgeryResult, forgery_campaign
 from reliability.isolation import IsolationCheck, isolation_checks
 from reliability.privacy import PrivacyScan, demo_scan
+from reliability.served_api import ServedApiResult, served_api_campaign
 from reliability.wrong_subject import WrongSubjectResult, wrong_subject_run
 
 CrashScenario = Callable[[str, str, int, Path], CrashResult]
@@ -42,6 +43,7 @@ class Figures:
     races: list[RaceAttempt] = field(default_factory=list)
     stalls: list[StallCase] = field(default_factory=list)
     forgeries: list[ForgeryResult] = field(default_factory=list)
+    served_api: ServedApiResult | None = None
     failures: list[str] = field(default_factory=list)
 
     def rows(self) -> list[tuple[str, str, str, str]]:
@@ -79,6 +81,21 @@ class Figures:
                 "(SQLite)",
                 "0",
             ),
+            *self._served_api_rows(),
+        ]
+
+    def _served_api_rows(self) -> list[tuple[str, str, str, str]]:
+        api = self.served_api
+        if api is None:
+            return []
+        return [
+            ("unauthenticated API calls refused", f"{api.refused}/{api.tried}", "(SQLite)", "all"),
+            (
+                f"early deletions ({api.early_runs} of the forced runs not refused)",
+                str(api.early_deletions),
+                "(SQLite)",
+                "0",
+            ),
         ]
 
     def all_clear(self) -> bool:
@@ -97,6 +114,11 @@ class Figures:
         self.failures += [f"race {r}" for r in self.races if not r.caught]
         self.failures += [f"stall {c}" for c in self.stalls if c.stalled or not c.correct]
         self.failures += [f"forgery not detected {f}" for f in self.forgeries if not f.detected]
+        api = self.served_api
+        if api is not None and (api.refused < api.tried or api.early_runs or api.early_deletions):
+            self.failures.append(f"served API {api}")
+        if api is not None and api.traceback_on_stop:
+            self.failures.append("served API: hygiene serve printed a traceback")
 
     def _per_backend(self, figure: Callable[[str], str]) -> tuple[str, str]:
         lite, pg = (figure(backend) for backend in BACKENDS)
@@ -176,6 +198,7 @@ def run_all(scratch: Path, seeds: Iterable[int], fault_seeds: Iterable[int], dem
     figures.bad_input += run_vendor_corpus(scratch)
     figures.races = race_campaign(list(seeds), scratch)
     figures.stalls = stall_campaign(scratch)
+    figures.served_api = served_api_campaign(scratch)
     if demo:
         figures.privacy, failed = demo_scan(scratch)
         figures.failures += [f"the demo exited 1: {failed}"] if failed else []

@@ -163,6 +163,7 @@ def served(workdir: Path, prefect_database: str | None = None) -> Iterator[Serve
             stdout=log,
             stderr=subprocess.STDOUT,
             text=True,
+            preexec_fn=hear_ctrl_c,
         )
     server = Served(process, workdir, port, drive)
     try:
@@ -172,6 +173,11 @@ def served(workdir: Path, prefect_database: str | None = None) -> Iterator[Serve
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def hear_ctrl_c() -> None:
+    """A process started in the background inherits SIGINT ignored; Ctrl-C is what the campaign sends."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for_deployments(server: Served, count: int, since: datetime) -> None:
