@@ -24,6 +24,8 @@ from sandbox.runner import RunningSandbox, free_port
 from tests.cli_runner import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
 #: deployments that fail today for reasons of their own, each reported as one FAILED line until fixed: Clienti C4
 #: (the mailbox has no customer register yet) and Stressfri S5 (a review of a system with no API)
 @pytest.fixture
