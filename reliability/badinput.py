@@ -176,6 +176,13 @@ HOSTILE: dict[str, Mutation] = {
     "not_before of 9999 years": lambda d: _deleting_rule(d)["window"].update(not_before="9999 years"),
     "controller is a path": lambda d: d.update(controller="../calmo"),
     "controller of 4000 characters": lambda d: d.update(controller="x" * 4000),
+    "date_pattern without a date group": lambda d: d["systems"]["invoices"]["options"].update(
+        date_pattern=r"^(\d{4}-\d{2}-\d{2})_faktura_(?P<subject>\d+)\.pdf$"
+    ),
+    "date_pattern that backtracks catastrophically": lambda d: d["systems"]["invoices"]["options"].update(
+        date_pattern=r"^(?P<date>(a+)+)$"
+    ),
+    "date_pattern that is no regex": lambda d: d["systems"]["invoices"]["options"].update(date_pattern="(?P<date>"),
 }
 HOSTILE_CONTROLLER = "calmo"
 
