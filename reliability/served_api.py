@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from deployments.generate import specs_from
+from deployments.serve import ready
 from deployments.server import AUTH_FILE
 from hygiene.locations import policies_dir
 from sandbox.seed_files import FolderManifest, calmo_folder
@@ -155,11 +156,14 @@ def served(workdir: Path, prefect_database: str | None = None) -> Iterator[Serve
     drive = calmo_folder(workdir / "drive", seed=11, now=datetime.now(UTC), invoices=8, logbooks=12)
     port = free_port()
     started = datetime.now(UTC)
+    env = serve_env(workdir, drive, prefect_database)
+    # only what this environment configures is served (Calmo's drive): the rest is refused, one line each
+    servable, _ = ready(specs_from(policies_dir()), policies_dir(), env)
     with (workdir / "serve.log").open("w", encoding="utf-8") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "cli.main", "serve", "--port", str(port)],
             cwd=workdir,
-            env=serve_env(workdir, drive, prefect_database),
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             text=True,
@@ -167,7 +171,7 @@ def served(workdir: Path, prefect_database: str | None = None) -> Iterator[Serve
         )
     server = Served(process, workdir, port, drive)
     try:
-        wait_for_deployments(server, len(specs_from(policies_dir())), started)
+        wait_for_deployments(server, len(servable), started)
         yield server
     finally:
         if process.poll() is None:
