@@ -9,11 +9,12 @@ of the request, which then waits for `hygiene request attest`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from hygiene.errors import HygieneError
 from hygiene.ledger import EntryKind, Ledger
@@ -93,15 +94,11 @@ def test_the_name_is_sealed_beside_the_email_and_deleted_at_close(database_url: 
     assert stored.sealed_name is not None and stored.sealed_identity is not None
     with pytest.raises(HygieneError, match="does not decrypt"):
         # the name's ciphertext is bound to its purpose: moved into the email's column, it does not open
-        store.identity(stored.__class__(**{**_fields(stored), "sealed_identity": stored.sealed_name}), key)
+        store.identity(replace(stored, sealed_identity=stored.sealed_name), key)
     store.close(request.request_id, "erased", {"systems": []})
     assert store.get(request.request_id).sealed_name is None
     without = store.open(policy, RequestKind.ACCESS, EMAIL, NOW.date(), key)
     assert store.name(without, key) is None
-
-
-def _fields(request: Any) -> dict[str, Any]:
-    return {name: getattr(request, name) for name in request.__slots__}
 
 
 def test_open_refuses_a_one_word_name_and_stores_nothing(
@@ -143,8 +140,8 @@ def drive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) ->
         f"{ARCHIVE}/forloeb-slut_2025-06-03_K8003.md": "# K8003\n\nJoann Hansen\n",
         f"{ARCHIVE}/forloeb-slut_2025-06-04_K8004.md": "# K8004\n\nAnn Hansenius\n",
     }
-    for relative, text in files.items():
-        (seeded.root / relative).write_text(text, encoding="utf-8")
+    for relative, content in files.items():
+        (seeded.root / relative).write_text(content, encoding="utf-8")
     exact, probable, *decoys = files
     return Drive(seeded.root, exact, probable, tuple(decoys))
 
@@ -223,3 +220,16 @@ def test_an_export_holds_only_the_exact_match_and_lists_the_name_for_a_person(
     assert [f["where"] for f in _findings(database_url, request_id)] == ["…/…2.md"]
     letter = (tmp_path / "svar" / "letter.txt").read_text(encoding="utf-8")
     assert "gennemgås manuelt" in letter and hits([letter], {NAME}) == []
+
+
+def test_a_store_made_before_names_gets_the_column_and_its_requests_have_none(database_url: str) -> None:
+    policy = load_policy(policies_dir(), "calmo")
+    key = Settings().key_for("calmo")
+    ledger = Ledger(database_url)
+    earlier = RequestStore(ledger).open(policy, RequestKind.ERASURE, EMAIL, NOW.date(), key)
+    with ledger.transaction() as conn:
+        conn.execute(text('ALTER TABLE "hygiene_requests" DROP COLUMN name'))
+    store = RequestStore(ledger)
+    assert store.name(store.get(earlier.request_id), key) is None
+    later = store.open(policy, RequestKind.ERASURE, EMAIL, NOW.date(), key, name=NAME)
+    assert store.name(later, key) == NAME
