@@ -1,8 +1,8 @@
 """Prefect tasks of the rights path: search one system for one person, then erase or export what was found.
 
 The person's email (and full name, if the request gave one) reaches a task only inside an `Identity`, whose
-repr is masked, so neither a task's
-inputs, a log line nor a traceback can show it. Tasks persist nothing and cache nothing.
+repr is masked, so neither a task's inputs, a log line nor a traceback can show it. Tasks persist nothing and
+cache nothing.
 
 A system is searched when its connector offers `SubjectSearch`; a system kept by hand (paper, the phone) or a
 read-only one (Webnode's admin page) gets a FINDING that a person must search, delete and attest, and the
