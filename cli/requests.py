@@ -1,6 +1,6 @@
 """`hygiene request ...` and `hygiene requests`: take in a rights request, answer it, list what is open.
 
-hygiene request open --controller calmo --kind erasure --email ann@example.dk [--received 2026-11-02]
+hygiene request open --controller calmo --kind erasure --email ann@example.dk [--name "Ann Hansen"]
 hygiene request verify-id 3f2a… --role owner          # Calmo K3: photo ID checked (the image is not kept)
 hygiene request extend 3f2a… --reason "many systems to search"
 hygiene request erase 3f2a… --out reply.txt            # erase_subject, then the reply letter
@@ -67,13 +67,16 @@ def open_request(
     kind: str = typer.Option(..., "--kind", help="access, erasure, rectification, objection or portability."),
     email: str = typer.Option(..., "--email", help="The requester's email; stored encrypted until the answer."),
     received: str | None = typer.Option(None, "--received", help="ISO date received (default: today)."),
+    name: str | None = typer.Option(
+        None, "--name", help="The requester's full name, to list files naming them for a person; stored encrypted."
+    ),
     json: bool = JsonOption,
 ) -> None:
-    """Take in a request; prints its id and deadline (the email is kept encrypted, never shown)."""
+    """Take in a request; prints its id and deadline (the email and name are kept encrypted, never shown)."""
     policy = load_policy(policies_dir(), controller)
     settings, store = _store()
     day = parse_date(received, "--received") if received else _today(policy)
-    request = store.open(policy, _kind(kind), email, day, settings.key_for(policy.controller))
+    request = store.open(policy, _kind(kind), email, day, settings.key_for(policy.controller), name)
     _show(request, policy, json)
 
 

@@ -76,9 +76,11 @@ class RequestRun:
     as_of: datetime
 
     def identity(self) -> Identity:
-        """The requester's address, checked again: a request stored before addresses were validated may hold none."""
+        """The requester's address, checked again (a request stored before addresses were validated may hold
+        none), and the full name if the request gave one, for probable matches a person checks."""
+        where = f"request {self.request.request_id}"
         return Identity(
-            email_address(self.store.identity(self.request, self.key), f"request {self.request.request_id}")
+            email_address(self.store.identity(self.request, self.key), where), self.store.name(self.request, self.key)
         )
 
 

@@ -123,6 +123,19 @@ class SubjectSearch(Protocol):
 
 
 @runtime_checkable
+class NameSearch(Protocol):
+    """A connector that can read its records' text for a person's full name: a probable match only.
+
+    Names are not unique, so what this finds is never deleted or exported by machine: a rights request lists it
+    (by `masked`, and the system) for a person to check by hand. `name` never leaves memory.
+    """
+
+    def mentions_of(self, name: str) -> Iterator[tuple[str, str]]:
+        """(record id, masked reference) of each record whose text holds the name whole (hygiene.matching)."""
+        ...
+
+
+@runtime_checkable
 class ReportsFindings(Protocol):
     """A connector that leaves out what cannot be a record (a file whose name is not UTF-8) and says what.
 

@@ -18,14 +18,20 @@ across a chunk's edge is found, and one whose end is not yet decided waits for t
 of an address are compared as written (lower-cased once); bytes above 0x7f count as letters of an address, so a
 longer international address is never read as the shorter one.
 
-Equality of whole fields (a CRM's email property, a sheet's email column) is `same_address`. A match that is only
-probable, such as a name in free text, is never made here: names are not unique, so a file that names a person
-without their identifier goes to a person's checklist, not to an automatic deletion or export.
+Equality of whole fields (a CRM's email property, a sheet's email column) is `same_address`.
+
+A name is different: names are not unique, so a name in free text is only a *probable* match (`name_needle`). It
+is never a reason to delete or export; a file that names the person without their identifier goes to a person's
+checklist. Names are compared as people read them: NFKC-normalised (a decomposed `Å` is the composed one),
+case-folded, diacritics as written (`Åse` finds `åse`, not `Ase`), every word whole and in sequence with any
+blank between them, so `Ann Hansen` is found in `ann  hansen` but not in `Joann Hansen` or `Ann Hansenius`.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -165,3 +171,58 @@ def needle_for(subject: str) -> Needle | None:
     if _PHONE_SHAPE.fullmatch(value):
         return phone_needle(value)
     return None
+
+
+def person_name(text: str, where: str) -> str:
+    """`text` as a full name (at least two words, each with a letter), NFKC-normalised, or one line naming `where`.
+
+    One word (`Ann`) would find every Ann; the value itself is left out of the error, as an address's is.
+    """
+    words = unicodedata.normalize("NFKC", text).split()
+    if len(words) < 2 or not all(any(char.isalpha() for char in word) for word in words):
+        raise NotAnIdentifier(f"{where}: not a full name (give at least a first and a last name)")
+    return " ".join(words)
+
+
+def _folded(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+@dataclass(frozen=True)
+class NameNeedle:
+    """A full name as a pattern on folded text, for a probable match only (see the module docstring).
+
+    `reach` is the most characters of raw text a match and its deciding context can span: the overlap kept
+    between chunks (generous, as blanks between the words and decomposed letters make the raw text longer).
+    """
+
+    pattern: re.Pattern[str]
+    reach: int
+
+    def found_in(self, chunks: Iterable[bytes]) -> bool:
+        """Whether the name stands whole in the concatenated chunks, read as UTF-8 (bad bytes as U+FFFD)."""
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        window, dropped = "", False
+        for block in chunks:
+            window += decoder.decode(block)
+            if self._decided_match(window, dropped, final=False):
+                return True
+            if len(window) > self.reach:
+                window, dropped = window[-self.reach :], True
+        return self._decided_match(window + decoder.decode(b"", final=True), dropped, final=True)
+
+    def in_text(self, text: str) -> bool:
+        return self.found_in([text.encode()])
+
+    def _decided_match(self, window: str, dropped: bool, *, final: bool) -> bool:
+        folded = _folded(window)
+        # the first character of a kept window is context only; a match at the end may go on in the next chunk
+        start = 1 if dropped else 0
+        return any(final or match.end() < len(folded) for match in self.pattern.finditer(folded, start))
+
+
+def name_needle(name: str) -> NameNeedle:
+    """The needle of a full name (see `person_name`): its folded words whole, in sequence, blanks between."""
+    words = [re.escape(_folded(word)) for word in person_name(name, "name").split()]
+    pattern = re.compile(r"(?<!\w)" + r"\s+".join(words) + r"(?!\w)")
+    return NameNeedle(pattern, 4 * len(name) + 64)

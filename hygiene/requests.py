@@ -1,10 +1,12 @@
 """Rights requests (GDPR Art. 15 to 21): intake, deadline, extension, identity check, close.
 
 A request must name its person until it is answered, yet the tool must not become one more copy of that
-person. So the store keeps the identifying value (the email) only ENCRYPTED, with AES-256-GCM under a key
+person. So the store keeps the identifying value (the email, and the full name when one is given, to list files
+that name the person without their address for a person to check) only ENCRYPTED, with AES-256-GCM under a key
 derived by HKDF-SHA256 from the controller's secret key (info `hygiene/request-identity/<controller>`, so it
 is unrelated to the pseudonym keys derived from the same secret), and the request id as associated data, so a
-ciphertext copied onto another request does not open. When the request closes the ciphertext is deleted;
+ciphertext copied onto another request does not open (the name's also names its field, so it cannot pass for the
+email). When the request closes the ciphertexts are deleted;
 what remains is the row's dates and the subject's keyed pseudonym, and REQUEST entries in the ledger
 (opened, extended, identity checked, closed), which is all an auditor needs: "this person asked on that day
 and was answered on that day", provable by a controller who recomputes the pseudonym from the email.
@@ -30,13 +32,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import SecretStr
-from sqlalchemy import Column, Connection, MetaData, String, Table, Text, insert, select, update
+from sqlalchemy import Column, Connection, MetaData, String, Table, Text, insert, inspect, select, text, update
 
 from hygiene.errors import HygieneError
 from hygiene.ledger import EntryDraft, EntryKind, Ledger
 from hygiene.ledger_schema import DEFAULT_PREFIX, parse_utc, utc_now_text
 from hygiene.legal import GDPR_ANSWER_PERIOD, GDPR_EXTENSION, answer_deadline
-from hygiene.matching import email_address
+from hygiene.matching import email_address, person_name
 from hygiene.periods import Period
 from hygiene.policy import Action, Policy
 from hygiene.pseudonym import SUBJECT, pseudonym
@@ -102,23 +104,24 @@ class IdentityCipher:
         self._aead = AESGCM(derived)
         self._controller = controller
 
-    def seal(self, request_id: str, plaintext: bytes) -> str:
+    def seal(self, request_id: str, plaintext: bytes, purpose: str = "") -> str:
         nonce = secrets.token_bytes(_NONCE_BYTES)
-        sealed = self._aead.encrypt(nonce, plaintext, self._bound_to(request_id))
+        sealed = self._aead.encrypt(nonce, plaintext, self._bound_to(request_id, purpose))
         return base64.urlsafe_b64encode(nonce + sealed).decode()
 
-    def open(self, request_id: str, token: str) -> bytes:
+    def open(self, request_id: str, token: str, purpose: str = "") -> bytes:
         raw = base64.urlsafe_b64decode(token.encode())
         try:
-            return self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], self._bound_to(request_id))
+            return self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], self._bound_to(request_id, purpose))
         except InvalidTag:
             raise HygieneError(
                 f"request {request_id}: the stored identity does not decrypt with this controller's key "
                 "(the key changed, or the row was tampered with)"
             ) from None
 
-    def _bound_to(self, request_id: str) -> bytes:
-        return f"{self._controller}\x00{request_id}".encode()
+    def _bound_to(self, request_id: str, purpose: str) -> bytes:
+        """The associated data: controller and request, and what the value is unless the email (as first sealed)."""
+        return f"{self._controller}\x00{request_id}{chr(0) + purpose if purpose else ''}".encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +143,7 @@ class Request:
     closed_at: datetime | None = None
     outcome: str | None = None
     sealed_identity: str | None = field(default=None, repr=False)
+    sealed_name: str | None = field(default=None, repr=False)
 
     @property
     def is_open(self) -> bool:
@@ -178,6 +182,7 @@ def requests_table(metadata: MetaData, prefix: str = DEFAULT_PREFIX) -> Table:
         Column("kind", String, nullable=False),
         Column("subject", String(80), nullable=False, index=True),
         Column("identity", Text),
+        Column("name", Text),
         Column("received", String, nullable=False),
         Column("deadline", String, nullable=False),
         Column("source", String, nullable=False),
@@ -199,18 +204,37 @@ class RequestStore:
         metadata = MetaData()
         self.table = requests_table(metadata, prefix)
         metadata.create_all(ledger.engine, checkfirst=True)
+        self._add_name_column()
 
-    def open(self, policy: Policy, kind: RequestKind, email: str, received: date, key: SecretStr) -> Request:
-        """Take in a request: the identity sealed, the deadline from the controller's promise."""
+    def _add_name_column(self) -> None:
+        """A store made before requests could carry a name gets the column; its requests have none."""
+        columns = {column["name"] for column in inspect(self.ledger.engine).get_columns(self.table.name)}
+        if "name" not in columns:
+            with self.ledger.transaction() as conn:
+                conn.execute(text(f'ALTER TABLE "{self.table.name}" ADD COLUMN name TEXT'))
+
+    def open(
+        self,
+        policy: Policy,
+        kind: RequestKind,
+        email: str,
+        received: date,
+        key: SecretStr,
+        name: str | None = None,
+    ) -> Request:
+        """Take in a request: the identity (and the full name, if given) sealed, the deadline from the promise."""
         email_address(email, "--email")  # refused before anything is stored: `@` would match every file
+        full_name = None if name is None else person_name(name, "--name")
         request_id = secrets.token_hex(8)
         period, source = answer_period(policy)
+        cipher = IdentityCipher(policy.controller, key)
         row = {
             "request_id": request_id,
             "controller": policy.controller,
             "kind": kind.value,
             "subject": pseudonym(key, SUBJECT, email),
-            "identity": IdentityCipher(policy.controller, key).seal(request_id, email.strip().encode()),
+            "identity": cipher.seal(request_id, email.strip().encode()),
+            "name": None if full_name is None else cipher.seal(request_id, full_name.encode(), "name"),
             "received": received.isoformat(),
             "deadline": answer_deadline(received, period, policy.country).isoformat(),
             "source": f"{period} ({source})",
@@ -251,6 +275,12 @@ class RequestStore:
             raise RequestClosed(f"request {request.request_id} is closed: its identity was deleted")
         return IdentityCipher(request.controller, key).open(request.request_id, request.sealed_identity).decode()
 
+    def name(self, request: Request, key: SecretStr) -> str | None:
+        """The decrypted full name, if the request gave one; in memory only, like `identity`."""
+        if request.sealed_name is None:
+            return None
+        return IdentityCipher(request.controller, key).open(request.request_id, request.sealed_name, "name").decode()
+
     def extend(self, request_id: str, reason: str, policy: Policy, today: date) -> Request:
         """Art. 12(3): two further months, once, decided and reasoned before the first deadline passes."""
         request = self.get_open(request_id)
@@ -282,7 +312,7 @@ class RequestStore:
     def close(self, request_id: str, outcome: str, payload: Mapping[str, Any]) -> Request:
         """Answered: delete the identity and record what was done (counts per system, no personal data)."""
         request = self.get_open(request_id)
-        values = {"identity": None, "closed_at": utc_now_text(), "outcome": outcome}
+        values = {"identity": None, "name": None, "closed_at": utc_now_text(), "outcome": outcome}
         return self._change(request, values, "closed", {"outcome": outcome, **payload})
 
     def attest_by_hand(self, request_id: str, role: str) -> tuple[Request, dict[str, Any]]:
@@ -392,4 +422,5 @@ def _request(row: Mapping[Any, Any]) -> Request:
         closed_at=_moment(row.get("closed_at")),
         outcome=row.get("outcome"),
         sealed_identity=row.get("identity"),
+        sealed_name=row.get("name"),
     )

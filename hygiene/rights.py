@@ -76,7 +76,11 @@ class Kept:
 
 @dataclass
 class SystemAnswer:
-    """One system's part of a request's answer: what was found, deleted, kept, or left to a person."""
+    """One system's part of a request's answer: what was found, deleted, kept, or left to a person.
+
+    `probable` holds the masked references of records that name the person but hold none of their identifiers
+    (hygiene.matching): neither deleted nor exported, each one counts in `by_hand`, for a person to check.
+    """
 
     system: str
     status: SystemStatus
@@ -86,6 +90,7 @@ class SystemAnswer:
     by_hand: int = 0
     kept: list[Kept] = field(default_factory=list)
     note: str | None = None
+    probable: list[str] = field(default_factory=list)
 
     def keep(self, verdict: Verdict) -> None:
         for group in self.kept:
@@ -104,6 +109,7 @@ class SystemAnswer:
             "by_hand": self.by_hand,
             "kept": [group.as_dict() for group in self.kept],
             "note": self.note,
+            "probable": list(self.probable),
         }
 
 
@@ -119,6 +125,7 @@ def answer_from_dict(data: Mapping[str, Any]) -> SystemAnswer:
         by_hand=int(data["by_hand"]),
         kept=kept,
         note=data.get("note"),
+        probable=[str(reference) for reference in data.get("probable", [])],
     )
 
 

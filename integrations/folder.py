@@ -45,7 +45,7 @@ from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
 from hygiene.connector import AbsenceProof, Capabilities, Receipt, Record, response_digest
-from hygiene.matching import Needle, needle_for
+from hygiene.matching import NameNeedle, Needle, name_needle, needle_for
 from hygiene.patterns import UnsafePattern, date_pattern
 from hygiene.pseudonym import normalise
 from integrations.file_errors import FileConnectorError, SourceUnreadable, UndatedFiles, masked_tail
@@ -397,7 +397,16 @@ class FolderConnector:
                 source = "undated" if dated is None else dated[1]
                 yield Record(file.relative, subject, None if dated is None else dated[0], {"date_source": source})
 
-    def _mentions(self, relative: str, needle: Needle, chunk: int = 1 << 20) -> bool:
+    def mentions_of(self, name: str) -> Iterator[tuple[str, str]]:
+        """Files whose content names the person (a probable match, for a person to check), each with its masked
+        form: the reference a checklist and the ledger may show."""
+        needle = name_needle(name)
+        matches = _glob(self.pattern)
+        for file in self._walk(""):
+            if matches.fullmatch(file.relative) and self._mentions(file.relative, needle):
+                yield file.relative, _masked(file.relative, "")
+
+    def _mentions(self, relative: str, needle: Needle | NameNeedle, chunk: int = 1 << 20) -> bool:
         """Whether the file holds the identifier whole, read in chunks so memory stays flat.
 
         A file that cannot be read stops the search: skipping it would leave the person in it unanswered.

@@ -58,6 +58,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 from pydantic import SecretStr
 
 from hygiene.connector import AbsenceProof, Capabilities, Receipt, Record, response_digest
+from hygiene.matching import name_needle
 from hygiene.pseudonym import normalise
 from integrations.file_errors import (
     HeaderChanged,
@@ -522,11 +523,14 @@ class SpreadsheetConnector:
     def _record(self, row: _OfferRow, date_key: str, label: str, *, kept_as_register: bool = False) -> Record:
         attributes = {"row": str(row.number), "type": row.text("kind"), "status": row.text("status")}
         return Record(
-            record_id=f"{self.sheet.name}!{row.number}#{row.digest}",
+            record_id=self._record_id(row),
             subject=row.subject,
             trigger=read_date(row.values[date_key], self.tz, str(self.path), row.number, label),
             attributes=attributes | ({"exemption": CUSTOMER_REGISTER} if kept_as_register else {}),
         )
+
+    def _record_id(self, row: _OfferRow) -> str:
+        return f"{self.sheet.name}!{row.number}#{row.digest}"
 
     def delete(self, record_ids: Sequence[str]) -> list[Receipt]:
         """Delete the rows in place, write the workbook back atomically (re-encrypted), one receipt per id."""
@@ -655,6 +659,20 @@ class SpreadsheetConnector:
     def export(self, record_ids: Sequence[str]) -> Iterator[Mapping[str, object]]:
         """Each row whole, every filled-in column by its header label (phone, notes included)."""
         wanted = {_digest_of(record_id) for record_id in record_ids}
+        for header, row, values in self._whole_rows():
+            if row.digest in wanted:
+                yield labelled(header, values)
+
+    def mentions_of(self, name: str) -> Iterator[tuple[str, str]]:
+        """Rows whose cells name the person (a probable match, for a person to check), by row number: an offer
+        made out to them under another address, or a note about them."""
+        needle = name_needle(name)
+        for _, row, values in self._whole_rows():
+            if needle.in_text("\n".join(str(value) for value in values if value is not None)):
+                yield self._record_id(row), f"row {row.number}"
+
+    def _whole_rows(self) -> Iterator[tuple[Row, _OfferRow, Row]]:
+        """The header, and each parsed row with every value of its line (the columns no rule reads too)."""
         rows = sheet_rows(self._read().plain, str(self.path), self.sheet.name)
         header = next(rows, (1, ()))[1]
         last: list[Row] = [()]
@@ -666,8 +684,7 @@ class SpreadsheetConnector:
                 yield number, values
 
         for row in self._parse_rows(chain([(1, header)], noting())):
-            if row.digest in wanted:
-                yield labelled(header, last[0])
+            yield header, row, last[0]
 
 
 def _digest_of(record_id: str) -> str:

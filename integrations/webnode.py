@@ -30,6 +30,7 @@ from itertools import chain
 from pathlib import Path
 
 from hygiene.connector import AbsenceProof, Capabilities, Receipt, Record
+from hygiene.matching import name_needle
 from hygiene.pseudonym import normalise
 from integrations.file_errors import DeletionByHand, MalformedFile, SourceUnreadable, cell_position
 from integrations.spreadsheet import (
@@ -141,6 +142,15 @@ class WebnodeConnector:
         for entry in read_export(self.export_path, columns=self.columns, tz=self.tz):
             if entry.email == wanted:
                 yield Record(entry.key, entry.email, entry.submitted_at, {"row": str(entry.row)})
+
+    def mentions_of(self, name: str) -> Iterator[tuple[str, str]]:
+        """Submissions whose fields name the person (a probable match, for a person to check), by row number:
+        the name typed in the form by someone whose address is another, or written in a message."""
+        needle = name_needle(name)
+        keys = {entry.row: entry.key for entry in read_export(self.export_path, columns=self.columns, tz=self.tz)}
+        for number, values in table_rows(self.export_path):
+            if number in keys and needle.in_text("\n".join(str(value) for value in values if value is not None)):
+                yield keys[number], f"row {number}"
 
     def export(self, record_ids: Sequence[str]) -> Iterator[Mapping[str, object]]:
         """Each submission whole: every column of its row, by the label the form owner gave it."""

@@ -1,7 +1,8 @@
 """Prefect tasks of the rights path: search one system for one person, then erase or export what was found.
 
-The person's email reaches a task only inside an `Identity`, whose repr is masked, so neither a task's
-inputs, a log line nor a traceback can show it. Tasks persist nothing and cache nothing.
+The person's email (and full name, if the request gave one) reaches a task only inside an `Identity`, whose
+repr is masked, so neither a task's inputs, a log line nor a traceback can show it. Tasks persist nothing and
+cache nothing.
 
 A system is searched when its connector offers `SubjectSearch`; a system kept by hand (paper, the phone) or a
 read-only one (Webnode's admin page) gets a FINDING that a person must search, delete and attest, and the
@@ -9,6 +10,11 @@ reply lists it. Erasure honours GDPR Art. 17(3): legal holds ((e), hygiene.holds
 ((b), hygiene.rights); the rest goes through the enforcement path's permanent deletion
 (`hygiene.enforcement.act_on_batch`: intent, delete, re-read, outcome), and the erased subject joins the
 suppression list so it cannot come back by an import.
+
+Where a connector can read text for a name (`NameSearch`), a record that names the person but matched none of
+their identifiers is a probable match: it is neither deleted nor exported, but recorded as a FINDING (the
+record's pseudonym, its masked reference) and listed in the answer as a by-hand item, so an erasure waits for
+`hygiene request attest` and the letter says that place is searched by hand.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from pydantic import SecretStr
 
-from hygiene.connector import Connector, ConnectorError, Record, SubjectSearch
+from hygiene.connector import Connector, ConnectorError, NameSearch, Record, SubjectSearch
 from hygiene.enforcement import RunContext, act_on_batch, batches, holds_apply
 from hygiene.errors import HygieneError
 from hygiene.holds import HoldIndex
@@ -35,13 +41,16 @@ from integrations.registry import connector_for
 
 #: what a FINDING says of a system nobody can search by machine
 BY_HAND = "manual system: a person must search and attest"
+#: what a FINDING and the answer say of a record that names the person without their identifier
+PROBABLE = "names the person but holds none of their identifiers: a person must check it"
 
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """The requester's email, in memory only; `repr` never shows it."""
+    """The requester's email and full name (if given), in memory only; `repr` never shows them."""
 
     email: str = field(repr=False)
+    name: str | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         return "Identity(<in memory only>)"
@@ -84,6 +93,36 @@ def by_hand(ctx: RunContext, ledger: Ledger, count: int | None = None) -> System
     return SystemAnswer(ctx.system, SystemStatus.BY_HAND, found=count or 0, by_hand=count or 0, note=BY_HAND)
 
 
+def probable_matches(
+    ctx: RunContext, connector: Connector, identity: Identity, exact: set[str], ledger: Ledger
+) -> list[str]:
+    """Masked references of the records naming the person that no identifier matched, each a FINDING."""
+    if identity.name is None or not isinstance(connector, NameSearch):
+        return []
+    found = [(rid, masked) for rid, masked in connector.mentions_of(identity.name) if rid not in exact]
+    # the record by its pseudonym; no subject: a name is not proof of whose record it is
+    drafts = [
+        ctx.draft_about(
+            EntryKind.FINDING,
+            {"system": ctx.system, "finding": "probable_match", "where": masked, "detail": PROBABLE},
+            subject=None,
+            record=ctx.record_pseudonym(Record(rid, rid, None)),
+        )
+        for rid, masked in found
+    ]
+    if drafts:
+        ledger.append(drafts)
+    return [masked for _, masked in found]
+
+
+def _with_probable(answer: SystemAnswer, probable: list[str]) -> SystemAnswer:
+    if probable:
+        answer.probable = probable
+        answer.by_hand += len(probable)
+        answer.note = PROBABLE if answer.note is None else f"{answer.note}; {len(probable)} {PROBABLE}"
+    return answer
+
+
 def unreachable(ctx: RunContext, ledger: Ledger, reason: str) -> SystemAnswer:
     ledger.append([ctx.draft(EntryKind.FINDING, {"finding": "system_unreachable", "detail": reason})])
     return SystemAnswer(ctx.system, SystemStatus.UNREACHABLE, note=reason)
@@ -114,6 +153,7 @@ def _erase(
 ) -> SystemAnswer:
     assert isinstance(connector, SubjectSearch)
     records = list(connector.records_of(identity.email))
+    probable = probable_matches(ctx, connector, identity, {record.record_id for record in records}, ledger)
 
     def hold_reason(record: Record) -> str | None:
         if subject_hold is not None:
@@ -142,14 +182,14 @@ def _erase(
         # read-only systems (Webnode's admin page): a person deletes, the next export verifies
         manual = by_hand(ctx, ledger, len(erasable))
         answer.by_hand, answer.note = manual.by_hand, manual.note
-        return answer
+        return _with_probable(answer, probable)
     suppression = SuppressionList(ledger.url)
     for batch in batches(erasable, connector.capabilities.batch_size):
         result = act_on_batch(ctx, connector, ledger, batch)
         answer.deleted += result.deleted
         answer.failed += result.failed + result.still_present
         suppression.add(ctx.controller, ctx.system, result.erased, ctx.rule.ref)
-    return answer
+    return _with_probable(answer, probable)
 
 
 @task(name="export from system", persist_result=False, cache_policy=NO_CACHE)
@@ -165,9 +205,10 @@ def export_from_system(
     try:
         ids = [record.record_id for record in connector.records_of(identity.email)]
         found = list(connector.export(ids)) if ids else []
+        probable = probable_matches(ctx, connector, identity, set(ids), ledger)
     except ConnectorError as error:
         return unreachable(ctx, ledger, str(error)), []
-    return SystemAnswer(ctx.system, SystemStatus.SEARCHED, found=len(found)), found
+    return _with_probable(SystemAnswer(ctx.system, SystemStatus.SEARCHED, found=len(found)), probable), found
 
 
 def affected_subjects(policy: Policy, systems: list[str]) -> dict[str, set[str]]:

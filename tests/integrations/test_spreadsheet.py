@@ -276,3 +276,14 @@ def test_an_unknown_status_is_reported_with_its_row(plain: OffersManifest) -> No
     workbook.save(plain.path)
     with pytest.raises(MalformedFile, match="row 3, column 'Status': unknown status"):
         list(connector(plain).customer_register())
+
+
+def test_a_row_naming_the_person_is_a_probable_match_by_row(plain: OffersManifest) -> None:
+    workbook = load_workbook(plain.path)
+    sheet = workbook["Tilbud"]
+    sheet.cell(2, 2).value = "Ann Hansen"
+    sheet.cell(3, 2).value = "Joann Hansen"
+    sheet.cell(4, 2).value = "ann hansenius"
+    workbook.save(plain.path)
+    records = {r.attributes["row"]: r.record_id for r in connector(plain).records({}, "date")}
+    assert list(connector(plain).mentions_of("Ann Hansen")) == [(records["2"], "row 2")]

@@ -184,3 +184,17 @@ def test_random_csv_like_text_never_crashes_the_reader(tmp_path: Path, text: str
         list(read_export(path))
     except ConnectorError as error:
         assert "\n" not in str(error)
+
+
+@pytest.mark.parametrize("fmt", list(ExportFormat))
+def test_a_submission_naming_the_person_is_a_probable_match_by_row(tmp_path: Path, fmt: ExportFormat) -> None:
+    at = NOW.replace(tzinfo=None)
+    entries = (
+        SeededSubmission(at, "Ann Hansen", "ann@example.dk", "+47 912 34 567", "Hei"),
+        SeededSubmission(at, "Per Olsen", "per@example.no", "", "Min kone ANN  HANSEN ringer deg."),
+        SeededSubmission(at, "Joann Hansen", "joann@example.no", "", "Ann Hansenius sendte meg."),
+    )
+    path = export(tmp_path, fmt, entries=entries)
+    connector = WebnodeConnector(path, tz=OSLO)
+    keys = [record.record_id for record in connector.records({}, "submitted_at")]
+    assert list(connector.mentions_of("Ann Hansen")) == [(keys[0], "row 2"), (keys[1], "row 3")]
