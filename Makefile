@@ -38,7 +38,7 @@ typecheck: install
 # Two test processes (one Prefect test server each); scale and campaign runs (marked slow) belong to `make bench`
 # and `make reliability`, keeping this under 10 minutes on a 2-core machine.
 pytest: install postgres browser
-	$(BIN)/pytest -m "not slow" -n 2 --dist loadscope
+	$(BIN)/pytest -m "not slow" -n 2 --dist worksteal
 
 test: lint typecheck pytest
 
