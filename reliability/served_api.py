@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from deployments.generate import specs_from
 from deployments.serve import ready
 from deployments.server import AUTH_FILE
 from hygiene.locations import policies_dir
+from sandbox.runner import free_port
 from sandbox.seed_files import FolderManifest, calmo_folder
 
 FUTURE = "2099-01-01T00:00:00+00:00"
@@ -43,12 +43,6 @@ UNAUTHENTICATED_CALLS: tuple[tuple[str, str, dict[str, str] | None], ...] = (
     ("GET", "/admin/settings", None),
     ("POST", "/variables/", {"name": "x", "value": "y"}),
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def descendants(pid: int) -> set[int]:

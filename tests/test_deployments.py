@@ -19,6 +19,7 @@ from hygiene.locations import policies_dir
 from hygiene.policies import load_all, load_policy
 from hygiene.policy import Action
 from hygiene.runs import interval_not_reached
+from sandbox.runner import free_port
 from tests.cli_runner import Result, run_cli
 
 POLICIES = load_all(policies_dir())
@@ -192,9 +193,3 @@ def run_started(run_id: str, dry_run: bool, scheduled_for: datetime | None = Non
             **({} if scheduled_for is None else {"scheduled_for": scheduled_for.isoformat()}),
         },
     )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
