@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -89,8 +90,24 @@ def ready(
     return served, refused
 
 
+class AlreadyEnded(logging.Filter):
+    """At shutdown Prefect's runner kills the process of every flow run it started; one whose process ended a
+    moment before is logged as an error with a traceback (ProcessLookupError) although nothing went wrong, so a
+    clean Ctrl-C would look broken. The record becomes the one line that says what happened."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], ProcessLookupError):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg = "flow run '%s': its process had already ended when the runner stopped"
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 def serve_deployments(specs: list[DeploymentSpec]) -> None:
     """Register the deployments with the server and run their scheduled runs until interrupted."""
+    shutdown = logging.getLogger("prefect.runner.process_manager")
+    if not any(isinstance(existing, AlreadyEnded) for existing in shutdown.filters):
+        shutdown.addFilter(AlreadyEnded())
     runner = InterruptibleRunner(pause_on_shutdown=True)
     for deployment in runner_deployments(specs):
         runner.add_deployment(deployment)

@@ -193,3 +193,23 @@ def run_started(run_id: str, dry_run: bool, scheduled_for: datetime | None = Non
             **({} if scheduled_for is None else {"scheduled_for": scheduled_for.isoformat()}),
         },
     )
+
+
+def test_a_flow_run_process_that_ended_before_shutdown_is_one_line_not_a_traceback() -> None:
+    import logging
+    import sys
+
+    from deployments.serve import AlreadyEnded
+
+    try:
+        raise ProcessLookupError(3, "No such process")
+    except ProcessLookupError:
+        ended = logging.LogRecord(
+            "prefect.runner.process_manager", logging.ERROR, __file__, 1, "Failed to kill %s", ("r",), sys.exc_info()
+        )
+    other = logging.LogRecord(
+        "prefect.runner.process_manager", logging.ERROR, __file__, 1, "boom", (), (None, None, None)
+    )
+    assert AlreadyEnded().filter(ended) and AlreadyEnded().filter(other)
+    assert ended.exc_info is None and ended.levelno == logging.INFO and "already ended" in ended.getMessage()
+    assert other.levelno == logging.ERROR and other.getMessage() == "boom"

@@ -60,14 +60,29 @@ def ui_url(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
 def run_k2_against(ui: str) -> tuple[str, dict[str, object]]:
     """Enforce Calmo K2 once against the UI's server; returns the flow run id and the flow's result."""
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
     from prefect.client.schemas.sorting import FlowRunSort
 
     from flows.enforce import enforce_rule
 
+    # the server's scheduler also creates the served deployments' future runs: pick the run that just completed
+    completed = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.COMPLETED])))
     with client_of(f"{ui}/api", AUTH):
         [result] = enforce_rule("calmo", "K2", as_of=AS_OF, approved=True, pause_for_approval=False)
         with get_client(sync_client=True) as client:
-            [newest] = client.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=1)
+            [newest] = client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=["enforce-rule"])),
+                flow_run_filter=completed,
+                sort=FlowRunSort.START_TIME_DESC,
+                limit=1,
+            )
     return str(newest.id), result
 
 
