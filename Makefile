@@ -35,10 +35,11 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-# Two test processes (one Prefect test server each); scale and campaign runs (marked slow) belong to `make bench`
+# Three test processes (one Prefect test server each: the tests wait on servers more than they compute), stealing
+# work from each other; scale and campaign runs (marked slow) belong to `make bench`
 # and `make reliability`, keeping this under 10 minutes on a 2-core machine.
 pytest: install postgres browser
-	$(BIN)/pytest -m "not slow" -n 2 --dist worksteal
+	$(BIN)/pytest -m "not slow" -n 3 --dist worksteal
 
 test: lint typecheck pytest
 
