@@ -53,7 +53,7 @@ def decision(run_id: str, number: int, **payload: object) -> EntryDraft:
 def append_from_process(url: str, prefix: str, worker: str, batches: int, size: int, start: Barrier) -> None:
     """Runs in a child process: waits until every writer is ready, then appends `batches` batches of `size`."""
     ledger = Ledger(url, prefix=prefix)
-    start.wait(timeout=30)
+    start.wait(timeout=120)  # the other writer may take long to start on a loaded machine
     for batch in range(batches):
         ledger.append([decision(worker, batch * size + n, worker=worker) for n in range(size)])
 

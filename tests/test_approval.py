@@ -10,7 +10,7 @@ from prefect.flow_runs import resume_flow_run
 
 from hygiene.ledger import EntryKind, Ledger
 from sandbox.seed_files import FolderManifest
-from tests.paused_runs import now, wait_for_paused_run
+from tests.paused_runs import PAUSE_LIMIT_SECONDS, now, wait_for_paused_run
 from tests.test_enforce_folders import AS_OF, calmo_drive, remaining
 
 __all__ = ["calmo_drive"]
@@ -36,7 +36,8 @@ def test_a_run_above_the_safety_limit_waits_for_approval_in_the_ui(
     flow_run_id = wait_for_paused_run("enforce-rule", since)
     assert remaining(calmo_drive, "invoice") == before, "nothing is deleted while the run waits"
     resume_flow_run(flow_run_id, run_input={"approve": approve, "role": "data protection officer"})
-    thread.join(timeout=60)
+    thread.join(timeout=PAUSE_LIMIT_SECONDS)
+    assert not thread.is_alive(), "the resumed run did not finish"
     [result] = results
     if approve:
         assert result["deleted"] > 0 and result["stopped"] is None

@@ -118,7 +118,7 @@ def test_two_processes_appending_at_once_keep_one_linear_chain(ledger: Ledger) -
     for worker in workers:
         worker.start()
     for worker in workers:
-        worker.join(timeout=50)
+        worker.join(timeout=200)
     assert [worker.exitcode for worker in workers] == [0, 0]
 
     report = ledger.verify()

@@ -18,7 +18,7 @@ from hygiene.ledger import EntryKind, Ledger
 from hygiene.pseudonym import SUBJECT, pseudonym
 from hygiene.requests import RequestStore
 from hygiene.settings import Settings
-from tests.paused_runs import now, wait_for_paused_run
+from tests.paused_runs import PAUSE_LIMIT_SECONDS, now, wait_for_paused_run
 from tests.privacy import database_rows, hits
 from tests.rights_fixtures import EMAIL, NAME, SeededPerson, cli, open_request
 
@@ -151,7 +151,8 @@ def test_calmos_gate_pauses_the_flow_until_a_person_attests_in_the_ui(
     flow_run_id = wait_for_paused_run("erase-subject", since)
     assert present(calmo_person) == set(calmo_person.all), "nothing is deleted while the run waits"
     resume_flow_run(flow_run_id, run_input={"id_checked": True, "role": "owner"})
-    thread.join(timeout=60)
+    thread.join(timeout=PAUSE_LIMIT_SECONDS)
+    assert not thread.is_alive(), "the resumed run did not finish"
     [result] = results
     assert result["outcome"] == "erased" and present(calmo_person) == set(calmo_person.kept)
     checked = [p for p in request_entries(database_url, request_id) if p["event"] == "identity_checked"]
